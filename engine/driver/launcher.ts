@@ -1,0 +1,22 @@
+/**
+ * What the driver needs from whoever starts executors: start n of them pointed at the driver's
+ * address, and stop them all. Implementations live in engine/launch (in-process, local
+ * processes, ssh); the driver never knows which one it has.
+ */
+export interface LaunchSpec {
+  count: number;
+  job: string;
+  /** Given to executors through stdin or the environment, never on a command line. */
+  secret: string;
+  driverHost: string;
+  driverPort: number;
+}
+
+export interface Launcher {
+  readonly name: string;
+  start(spec: LaunchSpec): Promise<void>;
+  /** Stops every executor it started (gracefully if they have not exited, then by force). */
+  stop(): Promise<void>;
+  /** Called by the launcher when an executor process exits on its own (id, exit description). */
+  onExit?: (executor: number, how: string) => void;
+}

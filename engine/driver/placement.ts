@@ -1,0 +1,17 @@
+import type { ExecutorId, Placement } from "../wire/mod.ts";
+import type { PhysicalPlan } from "../plan/plan.ts";
+
+/**
+ * Spreads every stage's partitions round-robin over the executors. Partition p of every stage
+ * lands on the same executor, so a keyed stage's output often stays local.
+ */
+export function roundRobin(plan: PhysicalPlan, executors: ExecutorId[]): Placement {
+  return plan.stages.map((s) => Array.from({ length: s.partitions }, (_, p) => executors[p % executors.length]));
+}
+
+/** The (stage, partition) pairs placed on one executor. */
+export function tasksOf(placement: Placement, e: ExecutorId): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  placement.forEach((parts, s) => parts.forEach((owner, p) => owner === e && out.push([s, p])));
+  return out;
+}

@@ -1,0 +1,39 @@
+import { createInterface } from "node:readline";
+import { configureLog, type LogLevel } from "../log.ts";
+import { executorId, jobId } from "../wire/mod.ts";
+import { Executor } from "./executor.ts";
+
+/**
+ * Entry point of an executor process (`drizzle executor`). Where to connect comes from the
+ * environment; the job secret comes as the first line of stdin, so it never shows in a process
+ * listing. Stdin stays open: when it closes, the driver is gone and the executor exits.
+ */
+export async function executorMain(env: Record<string, string | undefined>, stdin: NodeJS.ReadableStream): Promise<number> {
+  const need = (k: string) => {
+    const v = env[k];
+    if (!v) throw new Error(`${k} is not set; 'drizzle executor' is started by 'drizzle run'`);
+    return v;
+  };
+  const id = Number(need("DRIZZLE_EXECUTOR_ID"));
+  configureLog({ prefix: `drizzle executor ${id}`, level: (env.DRIZZLE_LOG_LEVEL as LogLevel) || "warn" });
+  const [host, port] = need("DRIZZLE_DRIVER").split(":");
+  const lines = createInterface({ input: stdin });
+  const secret = await new Promise<string>((resolve, reject) => {
+    lines.once("line", (l) => resolve(l.trim()));
+    lines.once("close", () => reject(new Error("stdin closed before the job secret arrived")));
+  });
+  const ex = await Executor.start({
+    id: executorId(id),
+    job: jobId(need("DRIZZLE_JOB")),
+    secret,
+    driverHost: host,
+    driverPort: Number(port),
+    listenHost: env.DRIZZLE_LISTEN_HOST || "127.0.0.1",
+    advertiseHost: env.DRIZZLE_ADVERTISE_HOST || undefined,
+  });
+  // The driver holds our stdin; EOF means it died (even by SIGKILL).
+  lines.on("close", () => void ex.stop());
+  await ex.done;
+  lines.close();
+  return 0;
+}

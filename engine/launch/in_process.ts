@@ -1,0 +1,31 @@
+import type { Launcher, LaunchSpec } from "../driver/launcher.ts";
+import { Executor } from "../executor/executor.ts";
+import { executorId, jobId } from "../wire/mod.ts";
+
+/**
+ * Executors inside the driver's own process, over the same loopback TCP protocol: the full
+ * system without process start-up cost, for tests.
+ */
+export class InProcessLauncher implements Launcher {
+  readonly name = "in-process";
+  readonly executors: Executor[] = [];
+  onExit?: (executor: number, how: string) => void;
+
+  async start(spec: LaunchSpec): Promise<void> {
+    for (let i = 0; i < spec.count; i++) {
+      const ex = await Executor.start({
+        id: executorId(i),
+        job: jobId(spec.job),
+        secret: spec.secret,
+        driverHost: spec.driverHost,
+        driverPort: spec.driverPort,
+        listenHost: "127.0.0.1",
+      });
+      this.executors.push(ex);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.executors.map((e) => e.stop()));
+  }
+}

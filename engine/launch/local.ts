@@ -1,0 +1,63 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import type { Launcher, LaunchSpec } from "../driver/launcher.ts";
+import { logLevel } from "../log.ts";
+import { selfCommand } from "../runtime/mod.ts";
+
+/** How long executors get to exit on their own before they are killed. */
+const GRACE_MS = 3000;
+
+/**
+ * Executors as child processes of this same program (`drizzle executor`). The secret goes
+ * through the child's stdin, which stays open for the whole job: when the driver dies, even by
+ * SIGKILL, the pipe closes and the executors exit.
+ */
+export class LocalLauncher implements Launcher {
+  readonly name = "local";
+  readonly children = new Map<number, ChildProcess>();
+  onExit?: (executor: number, how: string) => void;
+  #stopping = false;
+
+  constructor(readonly command: string[] = selfCommand()) {}
+
+  start(spec: LaunchSpec): Promise<void> {
+    const [cmd, ...args] = this.command;
+    for (let i = 0; i < spec.count; i++) {
+      const child = spawn(cmd, [...args, "executor"], {
+        stdio: ["pipe", "ignore", "inherit"],
+        env: {
+          ...process.env,
+          DRIZZLE_DRIVER: `${spec.driverHost}:${spec.driverPort}`,
+          DRIZZLE_EXECUTOR_ID: String(i),
+          DRIZZLE_JOB: spec.job,
+          DRIZZLE_LOG_LEVEL: logLevel(),
+        },
+      });
+      child.stdin!.on("error", () => {});
+      child.stdin!.write(spec.secret + "\n");
+      child.on("exit", (code, signal) => {
+        this.children.delete(i);
+        if (!this.#stopping) this.onExit?.(i, signal ? `was killed by ${signal}` : `exited with code ${code}`);
+      });
+      child.on("error", (e) => {
+        this.children.delete(i);
+        if (!this.#stopping) this.onExit?.(i, `could not start: ${e.message}`);
+      });
+      this.children.set(i, child);
+    }
+    return Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    const exits = [...this.children.values()].map((c) =>
+      new Promise<void>((resolve) => {
+        if (c.exitCode !== null || c.signalCode !== null) return resolve();
+        c.once("exit", () => resolve());
+        c.stdin?.end();
+        const t = setTimeout(() => c.kill("SIGKILL"), GRACE_MS);
+        c.once("exit", () => clearTimeout(t));
+      })
+    );
+    await Promise.all(exits);
+  }
+}

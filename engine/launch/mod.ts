@@ -1,0 +1,8 @@
+/**
+ * Starting executors: in-process (tests), local child processes (default), and later ssh.
+ * Every launcher implements the driver's Launcher contract; this is the one folder that may
+ * import both driver/ (the contract) and executor/ (to run executors in-process).
+ * @module
+ */
+export * from "./in_process.ts";
+export * from "./local.ts";

@@ -1,0 +1,33 @@
+import { fileURLToPath } from "node:url";
+
+// deno-lint-ignore no-explicit-any
+const g = globalThis as any;
+
+/** Which runtime is running this process. */
+export function runtimeName(): "bun" | "deno" | "node" {
+  if (g.Bun) return "bun";
+  if (g.Deno) return "deno";
+  return "node";
+}
+
+/** True inside a standalone binary built by `bun build --compile`. */
+export function isCompiledBinary(): boolean {
+  return Boolean(g.Bun) && (String(g.Bun.main).startsWith("/$bunfs/") || String(g.Bun.main).includes("~BUN"));
+}
+
+/**
+ * The command that starts this same program again (for executor processes): the standalone
+ * binary itself, or the runtime with the CLI's entry script.
+ */
+export function selfCommand(): string[] {
+  if (isCompiledBinary()) return [process.execPath];
+  const main = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
+  if (g.Deno) return [g.Deno.execPath(), "run", "-A", "--quiet", main];
+  return [process.execPath, main];
+}
+
+export function runtimeVersion(): string {
+  if (g.Bun) return `bun ${g.Bun.version}`;
+  if (g.Deno) return `deno ${g.Deno.version.deno}`;
+  return `node ${process.version}`;
+}

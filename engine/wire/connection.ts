@@ -1,0 +1,255 @@
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, FrameError } from "./frame.ts";
+import { newNonce, prove, verify } from "./auth.ts";
+import type { Authenticate, Authenticated, Challenge, Message } from "./messages.ts";
+
+/** How long a peer has to complete the handshake before it is dropped. */
+export const HANDSHAKE_TIMEOUT_MS = 5000;
+
+export interface ConnectionOptions {
+  secret: string;
+  maxFrameBytes?: number;
+}
+
+/**
+ * An authenticated, framed, message-oriented TCP connection. Created only by `connect` and
+ * `listen`, after the handshake succeeded, so every message it delivers is from a peer that
+ * knows the job's secret.
+ */
+export class Connection {
+  /** Called for every message; set before the first `await` after creation. */
+  onMessage: (m: Message) => void = () => {};
+  /** Called once when the connection ends, with the reason if it was an error. */
+  onClose: (reason?: string) => void = () => {};
+  #closed = false;
+  #drain: Array<() => void> = [];
+
+  constructor(
+    readonly socket: Socket,
+    readonly decoder: FrameDecoder,
+    /** The id the client gave in the handshake (executor id, or -1 for the driver). */
+    readonly peer: number,
+  ) {
+    socket.on("drain", () => {
+      const waiting = this.#drain;
+      this.#drain = [];
+      for (const w of waiting) w();
+    });
+  }
+
+  /** Starts delivering messages; `leftover` are those that arrived with the handshake. */
+  start(leftover: unknown[]): void {
+    const s = this.socket;
+    s.removeAllListeners("data");
+    s.on("data", (chunk: Uint8Array) => {
+      let messages: unknown[];
+      try {
+        messages = this.decoder.push(chunk);
+      } catch (e) {
+        this.close(`dropped connection from peer ${this.peer}: ${(e as Error).message}`);
+        return;
+      }
+      for (const m of messages) {
+        if (this.#closed) return;
+        this.onMessage(m as Message);
+      }
+    });
+    s.on("close", () => this.#finish());
+    s.on("error", (e) => this.#finish(e.message));
+    for (const m of leftover) this.onMessage(m as Message);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Queues a message; false means the socket buffer is full (await `drained()` to pace). */
+  send(m: Message): boolean {
+    if (this.#closed) return false;
+    return this.socket.write(encodeFrame(m));
+  }
+
+  /** Resolves when the socket's write buffer has emptied (at once if it is not full). */
+  drained(): Promise<void> {
+    if (!this.socket.writableNeedDrain || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drain.push(resolve));
+  }
+
+  close(reason?: string): void {
+    if (this.#closed) return;
+    this.socket.end();
+    this.socket.destroySoon?.();
+    this.#finish(reason);
+  }
+
+  #finish(reason?: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const waiting = this.#drain;
+    this.#drain = [];
+    for (const w of waiting) w();
+    this.onClose(reason);
+  }
+}
+
+/** Reads handshake frames off a socket until `want` says it has what it needs. */
+function handshakeReader(socket: Socket, decoder: FrameDecoder) {
+  const queue: unknown[] = [];
+  let wake: (() => void) | null = null;
+  let failure: string | null = null;
+  socket.on("data", (chunk: Uint8Array) => {
+    try {
+      queue.push(...decoder.push(chunk));
+    } catch (e) {
+      failure = e instanceof FrameError ? e.message : String(e);
+    }
+    wake?.();
+  });
+  socket.on("error", (e) => {
+    failure = e.message;
+    wake?.();
+  });
+  socket.on("close", () => {
+    failure ??= "connection closed during handshake";
+    wake?.();
+  });
+  return {
+    queue,
+    async next(): Promise<unknown> {
+      while (queue.length === 0) {
+        if (failure) throw new Error(failure);
+        await new Promise<void>((r) => (wake = r));
+        wake = null;
+      }
+      return queue.shift();
+    },
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms}ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Connects and authenticates as `from` (an executor id). Rejects if the server is not genuine. */
+export async function connect(
+  host: string,
+  port: number,
+  from: number,
+  opts: ConnectionOptions,
+): Promise<Connection> {
+  const socket = createConnection({ host, port });
+  socket.setNoDelay(true);
+  const decoder = new FrameDecoder(opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+  const reader = handshakeReader(socket, decoder);
+  try {
+    await withTimeout(
+      (async () => {
+        const challenge = (await reader.next()) as Challenge;
+        if (challenge?.type !== "Challenge" || !(challenge.nonce instanceof Uint8Array)) {
+          throw new Error("expected a Challenge");
+        }
+        const nonce = newNonce();
+        const auth: Authenticate = {
+          type: "Authenticate",
+          proof: prove(opts.secret, "client", challenge.nonce),
+          nonce,
+          from,
+        };
+        socket.write(encodeFrame(auth));
+        const reply = (await reader.next()) as Authenticated;
+        if (reply?.type !== "Authenticated" || !verify(opts.secret, "server", nonce, reply.proof)) {
+          throw new Error("server failed to prove it knows the job secret");
+        }
+      })(),
+      HANDSHAKE_TIMEOUT_MS,
+      `handshake with ${host}:${port}`,
+    );
+  } catch (e) {
+    socket.destroy();
+    throw new Error(`cannot connect to ${host}:${port}: ${(e as Error).message}`);
+  }
+  const conn = new Connection(socket, decoder, -1);
+  queueMicrotask(() => conn.start(reader.queue.splice(0)));
+  return conn;
+}
+
+export interface Listener {
+  host: string;
+  port: number;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/**
+ * Listens for authenticated connections. A peer that fails the handshake is closed and reported
+ * through `onRefused`; `onConnection` only ever sees authenticated peers.
+ */
+export function listen(
+  host: string,
+  port: number,
+  opts: ConnectionOptions & {
+    onConnection: (c: Connection) => void;
+    onRefused?: (reason: string) => void;
+  },
+): Promise<Listener> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.setNoDelay(true);
+    const decoder = new FrameDecoder(opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+    const reader = handshakeReader(socket, decoder);
+    const nonce = newNonce();
+    const challenge: Challenge = { type: "Challenge", nonce };
+    socket.write(encodeFrame(challenge));
+    withTimeout(
+      (async () => {
+        const auth = (await reader.next()) as Authenticate;
+        if (auth?.type !== "Authenticate" || !verify(opts.secret, "client", nonce, auth.proof)) {
+          throw new Error("peer failed to prove it knows the job secret");
+        }
+        if (!(auth.nonce instanceof Uint8Array) || typeof auth.from !== "number") {
+          throw new Error("malformed Authenticate");
+        }
+        const reply: Authenticated = { type: "Authenticated", proof: prove(opts.secret, "server", auth.nonce) };
+        socket.write(encodeFrame(reply));
+        return auth.from;
+      })(),
+      HANDSHAKE_TIMEOUT_MS,
+      "handshake",
+    ).then(
+      (from) => {
+        const conn = new Connection(socket, decoder, from);
+        opts.onConnection(conn);
+        conn.start(reader.queue.splice(0));
+      },
+      (e) => {
+        opts.onRefused?.(`refused connection from ${socket.remoteAddress}:${socket.remotePort}: ${(e as Error).message}`);
+        socket.destroy();
+      },
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      const addr = server.address();
+      const bound = typeof addr === "object" && addr ? addr.port : port;
+      resolve({
+        host,
+        port: bound,
+        server,
+        close: () =>
+          new Promise<void>((r) => {
+            for (const s of sockets) s.destroy();
+            server.close(() => r());
+          }),
+      });
+    });
+  });
+}

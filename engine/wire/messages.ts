@@ -1,0 +1,246 @@
+/**
+ * Every message drizzle sends, as discriminated unions on `type`. Commands to executors are
+ * imperative, reports back are past tense. Every message after the handshake carries the job id
+ * and the attempt, so that a message from before a restart is recognised and dropped in one
+ * place (`isCurrent`).
+ */
+
+export type JobId = string & { readonly __brand: "JobId" };
+export type ExecutorId = number & { readonly __brand: "ExecutorId" };
+/** Micro-batch number, 0-based and dense. */
+export type BatchId = number;
+/** Index of a stage in the plan. */
+export type StageId = number;
+/** Index of a partition within a stage. */
+export type PartitionId = number;
+
+export const jobId = (s: string): JobId => s as JobId;
+export const executorId = (n: number): ExecutorId => n as ExecutorId;
+
+/** Fields every post-handshake message has. */
+export interface Envelope {
+  job: JobId;
+  attempt: number;
+}
+
+// ---- handshake (before authentication; see auth.ts) ----
+
+export interface Challenge {
+  type: "Challenge";
+  nonce: Uint8Array;
+}
+export interface Authenticate {
+  type: "Authenticate";
+  /** HMAC of the server's nonce: proves the client knows the secret. */
+  proof: Uint8Array;
+  /** The client's own nonce: the server must prove itself too. */
+  nonce: Uint8Array;
+  /** Who is connecting: "driver" is never a client; executors give their id. */
+  from: number;
+}
+export interface Authenticated {
+  type: "Authenticated";
+  proof: Uint8Array;
+}
+export type Handshake = Challenge | Authenticate | Authenticated;
+
+// ---- driver -> executor ----
+
+/** Where each task runs: placement[stage][partition] = executor. */
+export type Placement = ExecutorId[][];
+
+export interface PeerAddress {
+  executor: ExecutorId;
+  host: string;
+  port: number;
+}
+
+export interface StartJob extends Envelope {
+  type: "StartJob";
+  /** The physical plan (engine/plan), sent once per job. */
+  plan: unknown;
+  mode: "drizzle" | "bsp";
+  peers: PeerAddress[];
+}
+
+/** Drizzle mode: one command per executor covers batches first..first+count-1. */
+export interface RunGroup extends Envelope {
+  type: "RunGroup";
+  group: number;
+  first: BatchId;
+  count: number;
+  placement: Placement;
+  /** Map outputs of batches before this one are committed and may be dropped. */
+  releaseBefore: BatchId;
+}
+
+/** Raw input records of one source partition of one batch (data plane, not scheduling). */
+export interface InputChunk extends Envelope {
+  type: "InputChunk";
+  batch: BatchId;
+  partition: PartitionId;
+  data: Uint8Array;
+  /** The last batch of the input: stateful steps emit their final results after it. */
+  final: boolean;
+  /** Column names when the source format has a header line. */
+  header?: string[];
+}
+
+/** BSP mode: run one task now; its inputs are fetched from map outputs. */
+export interface LaunchTask extends Envelope {
+  type: "LaunchTask";
+  batch: BatchId;
+  stage: StageId;
+  partition: PartitionId;
+  final: boolean;
+  releaseBefore: BatchId;
+}
+
+/** BSP mode: answer to GetMapOutputs: which executor holds the output of each map partition. */
+export interface MapOutputs extends Envelope {
+  type: "MapOutputs";
+  batch: BatchId;
+  stage: StageId;
+  locations: ExecutorId[];
+}
+
+/** The job is over: finish and exit. */
+export interface Shutdown extends Envelope {
+  type: "Shutdown";
+}
+
+export type DriverCommand = StartJob | RunGroup | InputChunk | LaunchTask | MapOutputs | Shutdown;
+
+// ---- executor -> driver ----
+
+export interface ExecutorRegistered extends Envelope {
+  type: "ExecutorRegistered";
+  executor: ExecutorId;
+  host: string;
+  port: number;
+  pid: number;
+}
+
+/** Formatted sink output of one last-stage task of one batch (empty data is still sent). */
+export interface SinkData extends Envelope {
+  type: "SinkData";
+  batch: BatchId;
+  partition: PartitionId;
+  data: Uint8Array;
+  records: number;
+}
+
+/** Per-step counts of records rejected by a task (bad input, expression threw). */
+export interface Rejections {
+  [step: string]: { count: number; sample: string };
+}
+
+export interface TaskTimings {
+  /** ms spent running tasks. */
+  compute: number;
+  /** ms spent encoding and sending shuffle output. */
+  shuffle: number;
+  /** ms tasks sat ready-to-run-but-waiting for a scheduling message (bsp) or inputs. */
+  tasks: number;
+}
+
+/** Drizzle mode: every task this executor owned in the group has run. */
+export interface GroupCompleted extends Envelope {
+  type: "GroupCompleted";
+  executor: ExecutorId;
+  group: number;
+  last: BatchId;
+  timings: TaskTimings;
+  rejected: Rejections;
+}
+
+/** BSP mode: one task ran; sizes[r] = records produced for reduce partition r. */
+export interface TaskFinished extends Envelope {
+  type: "TaskFinished";
+  executor: ExecutorId;
+  batch: BatchId;
+  stage: StageId;
+  partition: PartitionId;
+  sizes: number[];
+  rejected: Rejections;
+}
+
+/** BSP mode: a reducer's executor asks where the map outputs of a shuffle are. */
+export interface GetMapOutputs extends Envelope {
+  type: "GetMapOutputs";
+  batch: BatchId;
+  stage: StageId;
+}
+
+export interface TaskFailed extends Envelope {
+  type: "TaskFailed";
+  executor: ExecutorId;
+  batch: BatchId;
+  stage: StageId;
+  partition: PartitionId;
+  error: string;
+}
+
+/** Answer to Shutdown: the executor's last counts, sent just before it exits. */
+export interface ExecutorStopped extends Envelope {
+  type: "ExecutorStopped";
+  executor: ExecutorId;
+  rejected: Rejections;
+}
+
+export type ExecutorEvent =
+  | ExecutorRegistered
+  | ExecutorStopped
+  | SinkData
+  | GroupCompleted
+  | TaskFinished
+  | GetMapOutputs
+  | TaskFailed;
+
+// ---- executor -> executor ----
+
+/** Records bound for one reduce partition; `records` is empty when the map task had none. */
+export interface Block {
+  partition: PartitionId;
+  records: unknown[];
+}
+
+/**
+ * Drizzle mode: the output of map task `from` of `batch` for every partition of stage `stage`
+ * that the receiving executor owns, pushed as soon as the map task ran.
+ */
+export interface ShuffleBlocks extends Envelope {
+  type: "ShuffleBlocks";
+  batch: BatchId;
+  stage: StageId;
+  from: PartitionId;
+  final: boolean;
+  blocks: Block[];
+}
+
+/** BSP mode: a reducer asks a map executor for its output blocks. */
+export interface FetchBlocks extends Envelope {
+  type: "FetchBlocks";
+  batch: BatchId;
+  /** The map stage whose output is wanted. */
+  stage: StageId;
+  partitions: PartitionId[];
+}
+
+/** BSP mode: answer to FetchBlocks, one per map partition the answering executor holds. */
+export interface BlocksFetched extends Envelope {
+  type: "BlocksFetched";
+  batch: BatchId;
+  stage: StageId;
+  from: PartitionId;
+  blocks: Block[];
+}
+
+export type PeerMessage = ShuffleBlocks | FetchBlocks | BlocksFetched;
+
+export type Message = DriverCommand | ExecutorEvent | PeerMessage;
+
+/** True when a message belongs to the given job and attempt; everything else is stale. */
+export function isCurrent(m: Envelope, job: JobId, attempt: number): boolean {
+  return m.job === job && m.attempt === attempt;
+}
