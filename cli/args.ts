@@ -6,7 +6,9 @@ import { parseDuration } from "../engine/plan/duration.ts";
 export function positiveInt(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a whole number >= 1, got '${v}'`);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new InvalidArgumentError(`${name} must be a whole number >= 1, got '${v}'`);
+    }
     return n;
   };
 }

@@ -21,7 +21,10 @@ function load(file: string, partitions: number) {
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new PipelineError([{ pos: { file, line: 1, col: 1 }, message: `cannot read pipeline: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }]);
+    throw new PipelineError([{
+      pos: { file, line: 1, col: 1 },
+      message: `cannot read pipeline: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    }]);
   }
   const loaded = loadPipeline(text, file);
   return { loaded, plan: buildPlan(loaded, { partitions }) };
@@ -50,13 +53,30 @@ program
   .description("Run a pipeline: input from stdin (or the files it names), results to stdout.")
   .argument("<pipeline>", "pipeline YAML file")
   .option("-w, --workers <n>", "executor processes", positiveInt("--workers"), availableParallelism())
-  .addOption(new Option("--mode <mode>", "drizzle (group scheduling) or bsp (stage-by-stage baseline)").choices(["drizzle", "bsp"] as const).default("drizzle" as const))
+  .addOption(
+    new Option("--mode <mode>", "drizzle (group scheduling) or bsp (stage-by-stage baseline)").choices(
+      ["drizzle", "bsp"] as const,
+    ).default("drizzle" as const),
+  )
   .option("-g, --group-size <n>", "micro-batches per scheduling group", groupSize, 10 as number | "auto")
   .option("-i, --interval <duration>", "micro-batch interval (default: the pipeline's, else 100ms)", duration)
-  .option("--batch-records <n>", "cut a batch early at this many records (backlogged input)", positiveInt("--batch-records"), 50_000)
+  .option(
+    "--batch-records <n>",
+    "cut a batch early at this many records (backlogged input)",
+    positiveInt("--batch-records"),
+    50_000,
+  )
   .option("-p, --partitions <n>", "partitions per stage (default: 2 per worker)", positiveInt("--partitions"))
-  .addOption(new Option("--executors <kind>", "where executors run").choices(["local", "in-process"] as const).default("local" as const))
-  .addOption(new Option("--log-level <level>", "stderr log detail").choices(["debug", "info", "warn", "error", "silent"] as const).default("warn" as const))
+  .addOption(
+    new Option("--executors <kind>", "where executors run").choices(["local", "in-process"] as const).default(
+      "local" as const,
+    ),
+  )
+  .addOption(
+    new Option("--log-level <level>", "stderr log detail").choices(
+      ["debug", "info", "warn", "error", "silent"] as const,
+    ).default("warn" as const),
+  )
   .option("-q, --quiet", "no summary on stderr")
   .addHelpText(
     "after",
@@ -121,7 +141,9 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const err = e as { code?: string; exitCode?: number };
     if (typeof err.code === "string" && err.code.startsWith("commander.")) {
-      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return EXIT.ok;
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") {
+        return EXIT.ok;
+      }
       return EXIT.usage;
     }
     if (e instanceof PipelineError) {

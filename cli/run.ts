@@ -69,6 +69,8 @@ export function describeSummary(s: RunSummary, o: { mode: string; workers: numbe
   const sorted = [...s.latencies].sort((a, b) => a - b);
   const pct = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0);
   return `drizzle: ${s.recordsIn} records in, ${s.recordsOut} out, ${s.batches} batches in ${s.groups || s.batches} ` +
-    `${s.groups ? "groups" : "stage rounds"}, ${secs.toFixed(2)}s (${Math.round(s.recordsIn / Math.max(secs, 1e-3))} records/s), ` +
+    `${s.groups ? "groups" : "stage rounds"}, ${secs.toFixed(2)}s (${
+      Math.round(s.recordsIn / Math.max(secs, 1e-3))
+    } records/s), ` +
     `batch latency p50 ${pct(0.5).toFixed(1)}ms p99 ${pct(0.99).toFixed(1)}ms, mode ${o.mode}, ${o.workers} workers`;
 }

@@ -32,7 +32,7 @@ export class Committer {
   add(batch: number, partition: number, data: Uint8Array, records: number): void {
     if (batch < this.#next) return;
     let parts = this.#parts.get(batch);
-    if (!parts) this.#parts.set(batch, (parts = new Array(this.partitions)));
+    if (!parts) this.#parts.set(batch, parts = new Array(this.partitions));
     if (parts[partition] !== undefined) return;
     parts[partition] = data;
     this.#records += records;

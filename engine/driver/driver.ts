@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Readable, Writable } from "node:stream";
 import type { PhysicalPlan } from "../plan/plan.ts";
-import { Rejects, type RejectCount } from "../ops/reject.ts";
+import { type RejectCount, Rejects } from "../ops/reject.ts";
 import { Batcher, type RawBatch, splitAtLines } from "../io/batcher.ts";
 import { parseHeader } from "../io/decode.ts";
 import { openSink, type SinkWriter } from "../io/sink.ts";
@@ -253,12 +253,25 @@ export class Driver {
       case "GetMapOutputs": {
         const cur = this.#bsp;
         if (!cur || cur.batch.id !== m.batch) return;
-        this.#send(from, { type: "MapOutputs", job: this.job, attempt: this.#attempt, batch: m.batch, stage: m.stage, locations: cur.locations[m.stage] });
+        this.#send(from, {
+          type: "MapOutputs",
+          job: this.job,
+          attempt: this.#attempt,
+          batch: m.batch,
+          stage: m.stage,
+          locations: cur.locations[m.stage],
+        });
         this.#scheduleMessages++;
         return;
       }
       case "TaskFailed":
-        return this.#fail(new RunError(`step failed in stage ${m.stage}, partition ${m.partition}, batch ${m.batch} (executor ${m.executor}): ${m.error.split("\n")[0]}`));
+        return this.#fail(
+          new RunError(
+            `step failed in stage ${m.stage}, partition ${m.partition}, batch ${m.batch} (executor ${m.executor}): ${
+              m.error.split("\n")[0]
+            }`,
+          ),
+        );
       case "ExecutorStopped": {
         this.#rejects.merge(m.rejected);
         const e = this.#execs.get(from);
@@ -277,7 +290,14 @@ export class Driver {
     this.#placement = roundRobin(this.#o.plan, ids);
     const peers = [...this.#execs.values()].map((e) => ({ executor: e.id, host: e.host, port: e.port }));
     for (const e of this.#execs.values()) {
-      this.#send(e.id, { type: "StartJob", job: this.job, attempt: this.#attempt, plan: this.#o.plan, mode: this.#o.mode, peers });
+      this.#send(e.id, {
+        type: "StartJob",
+        job: this.job,
+        attempt: this.#attempt,
+        plan: this.#o.plan,
+        mode: this.#o.mode,
+        peers,
+      });
     }
   }
 
@@ -288,7 +308,13 @@ export class Driver {
 
   #onBatch(raw: RawBatch): void {
     if (this.#phase !== "running") return;
-    const b: BatchState = { id: this.#nextBatch++, records: raw.records, bytes: raw.data.length, final: raw.final, cutAt: performance.now() };
+    const b: BatchState = {
+      id: this.#nextBatch++,
+      records: raw.records,
+      bytes: raw.data.length,
+      final: raw.final,
+      cutAt: performance.now(),
+    };
     this.#batches.set(b.id, b);
     this.#inflightBytes += b.bytes;
     this.#recordsIn += b.records;
@@ -461,5 +487,7 @@ export class Driver {
 
 function timeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: ReturnType<typeof setTimeout>;
-  return Promise.race([p, new Promise<T>((_, rej) => (t = setTimeout(() => rej(new Error(what)), ms)))]).finally(() => clearTimeout(t));
+  return Promise.race([p, new Promise<T>((_, rej) => (t = setTimeout(() => rej(new Error(what)), ms)))]).finally(() =>
+    clearTimeout(t)
+  );
 }

@@ -208,14 +208,31 @@ export class Executor {
     const holders = new Set(locations);
     for (const e of holders) {
       if (e === this.id) {
-        this.#serveFetch(batch, mapStage, partitions, (from, blocks) => this.#deliver(batch, mapStage + 1, blocks, false));
+        this.#serveFetch(
+          batch,
+          mapStage,
+          partitions,
+          (_from, blocks) => this.#deliver(batch, mapStage + 1, blocks, false),
+        );
         continue;
       }
-      this.#sendPeer(e, { type: "FetchBlocks", job: this.#opts.job, attempt: this.#attempt, batch, stage: mapStage, partitions });
+      this.#sendPeer(e, {
+        type: "FetchBlocks",
+        job: this.#opts.job,
+        attempt: this.#attempt,
+        batch,
+        stage: mapStage,
+        partitions,
+      });
     }
   }
 
-  #serveFetch(batch: number, stage: number, partitions: number[], reply: (from: number, blocks: Block[]) => void): void {
+  #serveFetch(
+    batch: number,
+    stage: number,
+    partitions: number[],
+    reply: (from: number, blocks: Block[]) => void,
+  ): void {
     const outs = this.#outputs.get(batch);
     if (!outs) return;
     for (const [k, blocks] of outs) {
@@ -238,8 +255,21 @@ export class Executor {
         this.#deliver(msg.batch, msg.stage, msg.blocks, msg.final);
         break;
       case "FetchBlocks":
-        this.#serveFetch(msg.batch, msg.stage, msg.partitions, (from, blocks) =>
-          c.send({ type: "BlocksFetched", job: this.#opts.job, attempt: this.#attempt, batch: msg.batch, stage: msg.stage, from, blocks }));
+        this.#serveFetch(
+          msg.batch,
+          msg.stage,
+          msg.partitions,
+          (from, blocks) =>
+            c.send({
+              type: "BlocksFetched",
+              job: this.#opts.job,
+              attempt: this.#attempt,
+              batch: msg.batch,
+              stage: msg.stage,
+              from,
+              blocks,
+            }),
+        );
         break;
       case "BlocksFetched":
         this.#deliver(msg.batch, msg.stage + 1, msg.blocks, false);
@@ -294,7 +324,16 @@ export class Executor {
         : { kind: "shuffle", blocks: inputs as unknown[][] };
       out = this.#runners[stage].run(partition, input, final);
     } catch (e) {
-      this.#driver.send({ type: "TaskFailed", job, attempt, executor: this.id, batch, stage, partition, error: (e as Error).stack ?? String(e) });
+      this.#driver.send({
+        type: "TaskFailed",
+        job,
+        attempt,
+        executor: this.id,
+        batch,
+        stage,
+        partition,
+        error: (e as Error).stack ?? String(e),
+      });
       return;
     }
     const t1 = performance.now();
@@ -309,7 +348,17 @@ export class Executor {
     this.#timings.shuffle += performance.now() - t1;
     if (this.#mode === "bsp") {
       const sizes = out.kind === "shuffle" ? out.blocks.map((b) => b.length) : [out.records];
-      this.#driver.send({ type: "TaskFinished", job, attempt, executor: this.id, batch, stage, partition, sizes, rejected: this.#rejects.take() });
+      this.#driver.send({
+        type: "TaskFinished",
+        job,
+        attempt,
+        executor: this.id,
+        batch,
+        stage,
+        partition,
+        sizes,
+        rejected: this.#rejects.take(),
+      });
       return;
     }
     for (const [g, st] of this.#groups) {
@@ -350,7 +399,7 @@ export class Executor {
   /** Keeps a map task's output until its batch is committed (for bsp fetches and recovery). */
   #keep(batch: number, stage: number, partition: number, blocks: unknown[][]): void {
     let m = this.#outputs.get(batch);
-    if (!m) this.#outputs.set(batch, (m = new Map()));
+    if (!m) this.#outputs.set(batch, m = new Map());
     m.set(`${stage}:${partition}`, blocks);
   }
 
@@ -365,12 +414,21 @@ export class Executor {
     for (let p = 0; p < blocks.length; p++) {
       const e = owners[p];
       let list = byExecutor.get(e);
-      if (!list) byExecutor.set(e, (list = []));
+      if (!list) byExecutor.set(e, list = []);
       list.push({ partition: p, records: blocks[p] });
     }
     for (const [e, list] of byExecutor) {
       if (e === this.id) this.#deliver(batch, stage, list, final);
-      else this.#sendPeer(e, { type: "ShuffleBlocks", job: this.#opts.job, attempt: this.#attempt, batch, stage, from, final, blocks: list });
+      else {this.#sendPeer(e, {
+          type: "ShuffleBlocks",
+          job: this.#opts.job,
+          attempt: this.#attempt,
+          batch,
+          stage,
+          from,
+          final,
+          blocks: list,
+        });}
     }
   }
 }

@@ -8,7 +8,10 @@ import { Executor } from "./executor.ts";
  * environment; the job secret comes as the first line of stdin, so it never shows in a process
  * listing. Stdin stays open: when it closes, the driver is gone and the executor exits.
  */
-export async function executorMain(env: Record<string, string | undefined>, stdin: NodeJS.ReadableStream): Promise<number> {
+export async function executorMain(
+  env: Record<string, string | undefined>,
+  stdin: NodeJS.ReadableStream,
+): Promise<number> {
   const need = (k: string) => {
     const v = env[k];
     if (!v) throw new Error(`${k} is not set; 'drizzle executor' is started by 'drizzle run'`);
@@ -17,6 +20,9 @@ export async function executorMain(env: Record<string, string | undefined>, stdi
   const id = Number(need("DRIZZLE_EXECUTOR_ID"));
   configureLog({ prefix: `drizzle executor ${id}`, level: (env.DRIZZLE_LOG_LEVEL as LogLevel) || "warn" });
   const [host, port] = need("DRIZZLE_DRIVER").split(":");
+  // Ctrl-C reaches the whole process group; the driver decides how the job stops (it finishes
+  // the current batches, then sends Shutdown), so executors must not die on it.
+  process.on("SIGINT", () => {});
   const lines = createInterface({ input: stdin });
   const secret = await new Promise<string>((resolve, reject) => {
     lines.once("line", (l) => resolve(l.trim()));

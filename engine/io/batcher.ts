@@ -183,7 +183,11 @@ export class Batcher {
 
   #cut(final: boolean): void {
     const data = this.#parts.length === 1 ? this.#parts[0] : Buffer.concat(this.#parts);
-    const b: RawBatch = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), records: this.#records, final };
+    const b: RawBatch = {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      records: this.#records,
+      final,
+    };
     this.#parts = [];
     this.#bytes = 0;
     this.#records = 0;

@@ -22,7 +22,9 @@ function text(v: unknown): string {
 
 function tsvField(v: unknown): string {
   const s = text(v);
-  return /[\t\n\r\\]/.test(s) ? s.replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n").replace(/\r/g, "\\r") : s;
+  return /[\t\n\r\\]/.test(s)
+    ? s.replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n").replace(/\r/g, "\\r")
+    : s;
 }
 
 function csvField(v: unknown): string {

@@ -28,7 +28,12 @@ export class AggregateFns {
   constructor(plan: AggregatePlan) {
     let slot = 0;
     this.columns = plan.columns.map((c) => {
-      const col: Column = { name: c.name, kind: c.kind, slot, of: c.of === undefined ? undefined : compileExpression(c.of, plan.as) };
+      const col: Column = {
+        name: c.name,
+        kind: c.kind,
+        slot,
+        of: c.of === undefined ? undefined : compileExpression(c.of, plan.as),
+      };
       slot += c.kind === "avg" ? 2 : 1;
       return col;
     });
@@ -66,7 +71,9 @@ export class AggregateFns {
         vals[i] = n;
       } else if (c.kind === "min" || c.kind === "max") {
         if (typeof v !== "number" && typeof v !== "string") {
-          throw new TypeError(`${c.kind} '${c.name}': expected a number or string, got ${JSON.stringify(v) ?? "undefined"}`);
+          throw new TypeError(
+            `${c.kind} '${c.name}': expected a number or string, got ${JSON.stringify(v) ?? "undefined"}`,
+          );
         }
       }
     }
@@ -122,7 +129,9 @@ export class AggregateFns {
   output(key: Key, acc: Slots): Record<string, unknown> {
     const out: Record<string, unknown> = { key };
     for (const c of this.columns) {
-      out[c.name] = c.kind === "avg" ? (acc[c.slot + 1] as number) === 0 ? null : (acc[c.slot] as number) / (acc[c.slot + 1] as number) : acc[c.slot];
+      out[c.name] = c.kind === "avg"
+        ? (acc[c.slot + 1] as number) === 0 ? null : (acc[c.slot] as number) / (acc[c.slot + 1] as number)
+        : acc[c.slot];
     }
     return out;
   }

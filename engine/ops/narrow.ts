@@ -52,7 +52,10 @@ function fuseOne(step: NarrowStepPlan, rejects: Rejects, next: Emit): Emit {
         }
         if (Array.isArray(vs)) {
           for (let i = 0; i < vs.length; i++) next(vs[i]);
-        } else if (vs !== null && vs !== undefined && typeof (vs as Iterable<unknown>)[Symbol.iterator] === "function" && typeof vs !== "string") {
+        } else if (
+          vs !== null && vs !== undefined && typeof (vs as Iterable<unknown>)[Symbol.iterator] === "function" &&
+          typeof vs !== "string"
+        ) {
           for (const v of vs as Iterable<unknown>) next(v);
         } else {
           rejects.add(label, r, new TypeError(`flatMap must return an array, got ${typeof vs}`));

@@ -1,19 +1,19 @@
-import { isMap, isScalar, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
+import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument, visit } from "yaml";
 import type { z } from "zod";
 import { expressionError } from "../ops/expr.ts";
 import { parseDuration } from "./duration.ts";
 import { PipelineError, type PipelineIssue, type SourcePos } from "./errors.ts";
 import {
-  AGGREGATORS,
   type AggregatorKind,
+  AGGREGATORS,
   FileSink,
   FileSource,
   Pipeline,
   StdinSource,
   StdoutSink,
+  type Step,
   STEP_KINDS,
   STEP_SCHEMAS,
-  type Step,
 } from "./spec.ts";
 import type { AggregateColumnPlan } from "./plan.ts";
 
@@ -76,7 +76,11 @@ export function loadPipeline(
   function checkStep(s: unknown, i: number): Step | null {
     const path = ["steps", i];
     if (s === null || typeof s !== "object" || Array.isArray(s)) {
-      issues.push({ pos: posOf(path), step: stepLabel(i), message: `expected a mapping such as 'map: <expression>', got ${show(s)}` });
+      issues.push({
+        pos: posOf(path),
+        step: stepLabel(i),
+        message: `expected a mapping such as 'map: <expression>', got ${show(s)}`,
+      });
       return null;
     }
     const kinds = Object.keys(s).filter((k) => (STEP_KINDS as readonly string[]).includes(k));
@@ -107,7 +111,11 @@ export function loadPipeline(
     const expr = (step as Record<string, unknown>)[kind] as string;
     const err = expressionError(expr, (step as { as?: string }).as ?? "x");
     if (err) {
-      issues.push({ pos: posOf([...path, kind]), step: stepLabel(i, kind), message: `cannot compile expression ${JSON.stringify(expr)}: ${err}` });
+      issues.push({
+        pos: posOf([...path, kind]),
+        step: stepLabel(i, kind),
+        message: `cannot compile expression ${JSON.stringify(expr)}: ${err}`,
+      });
       return null;
     }
     return step;
@@ -117,7 +125,11 @@ export function loadPipeline(
     const path = ["steps", i, "aggregate"];
     const label = stepLabel(i, "aggregate");
     if (spec === null || typeof spec !== "object" || Array.isArray(spec) || Object.keys(spec).length === 0) {
-      issues.push({ pos: posOf(path), step: label, message: `expected a mapping of columns such as '{ count: {} }', got ${show(spec)}` });
+      issues.push({
+        pos: posOf(path),
+        step: label,
+        message: `expected a mapping of columns such as '{ count: {} }', got ${show(spec)}`,
+      });
       return null;
     }
     const cols: AggregateColumnPlan[] = [];
@@ -197,7 +209,9 @@ export function loadPipeline(
         message = `not a valid ${String(path[path.length - 1] ?? "value")}: ${unionHint(path)}`;
       }
       const got = valueAt(raw, path);
-      if (iss.code !== "unrecognized_keys" && iss.code !== "invalid_union" && got !== undefined) message += `, got ${show(got)}`;
+      if (iss.code !== "unrecognized_keys" && iss.code !== "invalid_union" && got !== undefined) {
+        message += `, got ${show(got)}`;
+      }
       issues.push({ pos: posOf(path), step, message });
     }
   }
@@ -206,7 +220,10 @@ export function loadPipeline(
   const top = Pipeline.safeParse(rest);
   if (!top.success) zodIssues(top.error, []);
   if (top.success && top.data.interval !== undefined && parseDuration(top.data.interval) === null) {
-    issues.push({ pos: posOf(["interval"]), message: `'interval' must be a duration such as "100ms" or "1s", got ${show(top.data.interval)}` });
+    issues.push({
+      pos: posOf(["interval"]),
+      message: `'interval' must be a duration such as "100ms" or "1s", got ${show(top.data.interval)}`,
+    });
   }
   if (issues.length || !top.success) throw new PipelineError(issues);
   return { file, spec: { ...top.data, steps }, aggregates, stepPos };
@@ -215,8 +232,12 @@ export function loadPipeline(
 function specificSchema(path: Path, value: unknown): z.ZodType | undefined {
   if (path.length !== 1 || value === null || typeof value !== "object") return undefined;
   const keys = Object.keys(value);
-  if (path[0] === "source" && keys.length === 1) return keys[0] === "stdin" ? StdinSource : keys[0] === "file" ? FileSource : undefined;
-  if (path[0] === "sink" && keys.length === 1) return keys[0] === "stdout" ? StdoutSink : keys[0] === "file" ? FileSink : undefined;
+  if (path[0] === "source" && keys.length === 1) {
+    return keys[0] === "stdin" ? StdinSource : keys[0] === "file" ? FileSource : undefined;
+  }
+  if (path[0] === "sink" && keys.length === 1) {
+    return keys[0] === "stdout" ? StdoutSink : keys[0] === "file" ? FileSink : undefined;
+  }
   return undefined;
 }
 
@@ -264,13 +285,16 @@ function interpolate(
   visit(doc, {
     Scalar(_key, node) {
       if (!isScalar(node) || typeof node.value !== "string" || !node.value.includes("${")) return;
-      node.value = node.value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (whole, name: string, dflt?: string) => {
-        const v = env[name];
-        if (v !== undefined && v !== "") return v;
-        if (dflt !== undefined) return dflt;
-        report(node, `environment variable ${name} is not set (write \${${name}:-default} to give a default)`);
-        return whole;
-      });
+      node.value = node.value.replace(
+        /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+        (whole, name: string, dflt?: string) => {
+          const v = env[name];
+          if (v !== undefined && v !== "") return v;
+          if (dflt !== undefined) return dflt;
+          report(node, `environment variable ${name} is not set (write \${${name}:-default} to give a default)`);
+          return whole;
+        },
+      );
     },
   });
 }

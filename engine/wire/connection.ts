@@ -230,7 +230,9 @@ export function listen(
         conn.start(reader.queue.splice(0));
       },
       (e) => {
-        opts.onRefused?.(`refused connection from ${socket.remoteAddress}:${socket.remotePort}: ${(e as Error).message}`);
+        opts.onRefused?.(
+          `refused connection from ${socket.remoteAddress}:${socket.remotePort}: ${(e as Error).message}`,
+        );
         socket.destroy();
       },
     );

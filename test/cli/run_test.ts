@@ -1,0 +1,145 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { awkWordCount, DRIZZLE, drizzle, executorPids, ROOT } from "../support/cli.ts";
+
+let dir: string;
+let text: string;
+const textPath = () => join(dir, "words.txt");
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "drizzle-cli-"));
+  // ~1.5 MB of varied text (words of the fixtures), with blanks of every kind.
+  let seed = 42;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const vocab = readFileSync(`${ROOT}pipelines/data/access.log`, "utf8").split(/\s+/).filter(Boolean);
+  const lines: string[] = [];
+  for (let i = 0; i < 40_000; i++) {
+    const n = Math.floor(rnd() * 10);
+    let l = rnd() < 0.1 ? "  " : "";
+    for (let j = 0; j < n; j++) l += vocab[Math.floor(rnd() * vocab.length)] + (rnd() < 0.2 ? "\t" : " ");
+    lines.push(l);
+  }
+  text = lines.join("\n") + "\n";
+  writeFileSync(textPath(), text);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("drizzle run wordcount", () => {
+  for (const mode of ["drizzle", "bsp"]) {
+    test(`${mode} mode matches awk`, async () => {
+      const r = await drizzle([
+        "run",
+        "pipelines/wordcount.yaml",
+        "--workers",
+        "2",
+        "--mode",
+        mode,
+        "--batch-records",
+        "5000",
+      ], text);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      const got = r.stdout.split("\n").filter((l) => l !== "").sort();
+      expect(got).toEqual(await awkWordCount(textPath()));
+    }, 30_000);
+  }
+
+  test("empty input gives empty output and exit 0", async () => {
+    const r = await drizzle(["run", "pipelines/wordcount.yaml", "--workers", "2"], "");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("");
+  });
+
+  test("a closed stdout (| head -1) ends the run quietly with exit 0", async () => {
+    const big = text.repeat(4);
+    const child = spawn(DRIZZLE, ["run", "pipelines/status_counts.yaml", "--workers", "2", "--batch-records", "100"], {
+      cwd: ROOT,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (c) => (stderr += c));
+    child.stdin.on("error", () => {});
+    // Log lines, so the pipeline emits output every batch.
+    const log = readFileSync(`${ROOT}pipelines/data/access.log`, "utf8");
+    child.stdin.write(log.repeat(20));
+    child.stdin.end(big.slice(0, 0));
+    const first = await new Promise<string>((resolve) => child.stdout.once("data", (c) => resolve(String(c))));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    expect(first.length).toBeGreaterThan(0);
+    expect(code).toBe(0);
+    expect(stderr).toBe("");
+  }, 30_000);
+});
+
+describe("bad input", () => {
+  test("malformed pipeline: exit 2 with file:line:col", async () => {
+    const p = join(dir, "bad.yaml");
+    writeFileSync(p, 'source: { stdin: { format: lines } }\nsteps:\n  - mapp: "line"\n');
+    const r = await drizzle(["run", p]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${p}:3:5: step 1: unknown step 'mapp'`);
+    expect(r.stdout).toBe("");
+  });
+
+  test("bad expression: exit 2 naming the step", async () => {
+    const p = join(dir, "badexpr.yaml");
+    writeFileSync(p, 'source: { stdin: {} }\nsteps:\n  - filter: "line.length >"\n');
+    const r = await drizzle(["validate", p]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${p}:3:13: step 1 'filter': cannot compile expression`);
+  });
+
+  test("unknown flag: exit 2 with a suggestion", async () => {
+    const r = await drizzle(["run", "pipelines/wordcount.yaml", "--worker", "2"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--workers");
+  });
+
+  test("rejected records: counted, reported, the run goes on, exit 3", async () => {
+    const good = '1.2.3.4 - - [25/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 10\n';
+    const r = await drizzle(
+      ["run", "pipelines/status_counts.yaml", "--workers", "2"],
+      good + "garbage\n" + good + "more garbage\n",
+    );
+    expect(r.code).toBe(3);
+    expect(r.stdout.trim().split("\n").pop()).toBe("200\t2\t20");
+    expect(r.stderr).toContain("2 record(s) rejected");
+    expect(r.stderr).toContain("step 1 'map': 2");
+  });
+});
+
+describe("unbounded input", () => {
+  test("prints updates as batches complete; SIGINT commits what was read and exits 0", async () => {
+    const child = spawn(DRIZZLE, ["run", "pipelines/status_counts.yaml", "--workers", "2", "--interval", "100ms"], {
+      cwd: ROOT,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.stderr.on("data", (c) => (stderr += c));
+    const line = '1.2.3.4 - - [25/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 404 7\n';
+    let sent = 0;
+    const writer = setInterval(() => {
+      child.stdin.write(line);
+      sent++;
+    }, 20);
+    // Output appears while the input is still open: batches commit as they complete.
+    await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+    clearInterval(writer);
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    expect(code).toBe(0);
+    const last = stdout.trim().split("\n").pop()!.split("\t");
+    // Everything written had time to be read before the signal: all of it is counted.
+    expect(last).toEqual(["404", String(sent), String(7 * sent)]);
+    expect(stderr).not.toContain("error");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(executorPids()).toEqual([]);
+  }, 30_000);
+});
