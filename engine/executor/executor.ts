@@ -96,7 +96,12 @@ export class Executor {
       },
       onRefused: (reason) => log.warn(reason),
     });
-    this.#driver = await connect(o.driverHost, o.driverPort, o.id, { secret: o.secret });
+    try {
+      this.#driver = await connect(o.driverHost, o.driverPort, o.id, { secret: o.secret });
+    } catch (e) {
+      await this.#listener.close();
+      throw e;
+    }
     this.#driver.onMessage = (m) => this.#onDriver(m as DriverCommand);
     this.#driver.onClose = (reason) => {
       if (!this.#stopped) log.warn(`lost the driver${reason ? `: ${reason}` : ""}; exiting`);

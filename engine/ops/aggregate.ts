@@ -140,17 +140,23 @@ export class AggregateFns {
 /** Map side: folds records into one partial per key before the shuffle. */
 export class Combiner {
   readonly partials = new Map<Key, Slots>();
-  constructor(readonly fns: AggregateFns) {}
+  /** One plain count: the word-count hot path, a bare increment. */
+  readonly #singleCount: boolean;
+  constructor(readonly fns: AggregateFns) {
+    this.#singleCount = fns.countOnly && fns.columns.length === 1;
+  }
 
   add(key: Key, record: unknown): void {
-    let acc = this.partials.get(key);
+    const acc = this.partials.get(key);
     if (acc === undefined) {
-      acc = this.fns.init();
+      const fresh = this.fns.init();
+      this.fns.add(fresh, record);
+      this.partials.set(key, fresh);
+    } else if (this.#singleCount) {
+      (acc[0] as number)++;
+    } else {
       this.fns.add(acc, record);
-      this.partials.set(key, acc);
-      return;
     }
-    this.fns.add(acc, record);
   }
 }
 

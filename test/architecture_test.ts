@@ -1,0 +1,61 @@
+/**
+ * The dependency rules of the tree, checked on the source: driver/ and executor/ never import
+ * each other, plan/ and ops/ do no I/O, and only runtime/ touches Bun or Deno globals.
+ */
+import { expect, test } from "bun:test";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+
+const root = new URL("../", import.meta.url).pathname;
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith(".ts") ? [p] : [];
+  });
+}
+
+function imports(file: string): string[] {
+  const src = readFileSync(file, "utf8");
+  const out: string[] = [];
+  for (const m of src.matchAll(/(?:import|export)[^"']*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)) {
+    const spec = m[1] ?? m[2];
+    out.push(spec.startsWith(".") ? relative(root, resolve(join(file, ".."), spec)) : spec);
+  }
+  return out;
+}
+
+const engine = files(join(root, "engine"));
+const folderOf = (f: string) => relative(join(root, "engine"), f).split("/")[0];
+
+test("every engine folder opens with a mod.ts", () => {
+  const folders = new Set(engine.map(folderOf).filter((f) => !f.endsWith(".ts")));
+  for (const f of folders) expect(readFileSync(join(root, "engine", f, "mod.ts"), "utf8")).toMatch(/^\/\*\*/);
+  expect(folders.size).toBeGreaterThanOrEqual(8);
+});
+
+test("driver/ and executor/ never import each other", () => {
+  for (const f of engine) {
+    const folder = folderOf(f);
+    if (folder !== "driver" && folder !== "executor") continue;
+    const other = folder === "driver" ? "engine/executor/" : "engine/driver/";
+    for (const i of imports(f)) expect(`${relative(root, f)} -> ${i}`).not.toContain(`-> ${other}`);
+  }
+});
+
+test("plan/ and ops/ import no I/O, processes or other engine layers", () => {
+  for (const f of engine) {
+    if (!["plan", "ops"].includes(folderOf(f))) continue;
+    for (const i of imports(f)) {
+      expect(`${relative(root, f)} -> ${i}`).not.toMatch(/-> (node:(fs|net|child_process)|engine\/(driver|executor|io|wire|launch))/);
+    }
+  }
+});
+
+test("only runtime/ touches Bun.* or Deno.*", () => {
+  for (const f of [...engine, ...files(join(root, "cli"))]) {
+    if (folderOf(f) === "runtime") continue;
+    const src = readFileSync(f, "utf8").replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, "");
+    expect(`${relative(root, f)}: ${/\b(Bun|Deno)\.\w/.test(src)}`).toBe(`${relative(root, f)}: false`);
+  }
+});

@@ -1,0 +1,61 @@
+/**
+ * The driver's scheduling cost, counted in messages: drizzle mode sends one RunGroup per
+ * executor per group and nothing else that schedules; bsp sends a LaunchTask per task per stage
+ * and answers a map-output lookup per reducing executor, for every batch.
+ */
+import { describe, expect, test } from "bun:test";
+import { runPipeline } from "../../../mod.ts";
+
+const yaml = `
+source: { stdin: { format: lines } }
+steps:
+  - keyBy: "line"
+  - aggregate: { count: {} }
+sink: { stdout: { format: tsv } }
+`;
+// 60 records, 3 per batch: 20 full batches and an empty final one.
+const input = Array.from({ length: 60 }, (_, i) => `k${i % 7}`).join("\n") + "\n";
+const batches = 21;
+
+describe("scheduling messages", () => {
+  test("drizzle: one RunGroup per executor per group", async () => {
+    const workers = 3;
+    const groupSize = 5;
+    const { summary, output } = await runPipeline(yaml, {
+      input,
+      workers,
+      partitions: 6,
+      groupSize,
+      batchRecords: 3,
+      intervalMs: 3_600_000,
+    });
+    expect(summary.batches).toBe(batches);
+    expect(summary.groups).toBe(Math.ceil(batches / groupSize));
+    expect(summary.scheduleMessages).toBe(summary.groups * workers);
+    expect(output.trim().split("\n").length).toBe(7);
+  });
+
+  test("bsp: a launch per task and stage, and a lookup per reducing executor, every batch", async () => {
+    const workers = 3;
+    const partitions = 6;
+    const { summary } = await runPipeline(yaml, {
+      input,
+      workers,
+      partitions,
+      mode: "bsp",
+      batchRecords: 3,
+      intervalMs: 3_600_000,
+    });
+    expect(summary.batches).toBe(batches);
+    const perBatch = 2 * partitions + workers;
+    expect(summary.scheduleMessages).toBe(batches * perBatch);
+  });
+
+  test("drizzle needs far fewer scheduling messages than bsp for the same work", async () => {
+    const common = { input, workers: 2, partitions: 8, batchRecords: 3, intervalMs: 3_600_000 };
+    const d = await runPipeline(yaml, { ...common, groupSize: 10 });
+    const b = await runPipeline(yaml, { ...common, mode: "bsp" });
+    expect(d.output.split("\n").sort()).toEqual(b.output.split("\n").sort());
+    expect(b.summary.scheduleMessages / d.summary.scheduleMessages).toBeGreaterThan(50);
+  });
+});

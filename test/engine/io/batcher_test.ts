@@ -1,0 +1,268 @@
+import { describe, expect, test } from "bun:test";
+import { Readable } from "node:stream";
+import { Batcher, type BatcherOptions, type RawBatch, splitAtLines } from "../../../engine/io/batcher.ts";
+
+/** Deterministic PRNG (mulberry32). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const enc = new TextEncoder();
+const text = (b: Uint8Array) => Buffer.from(b).toString("utf8");
+
+/** Random lines (some empty, some multi-byte UTF-8), newline-terminated. */
+function randomInput(lines: number, seed: number): string {
+  const rnd = prng(seed);
+  let s = "";
+  for (let i = 0; i < lines; i++) s += "xyzé,\t".repeat(Math.floor(rnd() * 4)).slice(0, Math.floor(rnd() * 20)) + "\n";
+  return s;
+}
+
+const chunkings: Record<string, (s: string) => Uint8Array[]> = {
+  "one chunk": (s) => [Buffer.from(s)],
+  "1-byte chunks": (s) => Array.from(Buffer.from(s), (b) => Buffer.from([b])),
+  "random chunks": (s) => {
+    const rnd = prng(s.length);
+    const all = Buffer.from(s);
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < all.length;) {
+      const n = 1 + Math.floor(rnd() * 9);
+      out.push(all.subarray(i, i + n));
+      i += n;
+    }
+    return out;
+  },
+};
+
+interface Run {
+  batches: RawBatch[];
+  headers: string[];
+}
+
+function runBatcher(chunks: Uint8Array[], o: Partial<BatcherOptions>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const batches: RawBatch[] = [];
+    const headers: string[] = [];
+    const b = new Batcher(Readable.from(chunks), {
+      intervalMs: 1e9,
+      batchRecords: 1e9,
+      batchBytes: 1e12,
+      header: false,
+      hasRoom: () => true,
+      onError: reject,
+      onHeader: (line) => {
+        if (batches.length > 0) reject(new Error("header after a batch"));
+        headers.push(line);
+      },
+      onBatch: (x) => {
+        batches.push({ ...x, data: x.data.slice() });
+        if (x.final) resolve({ batches, headers });
+      },
+      ...o,
+    });
+    b.start();
+  });
+}
+
+const lineCount = (b: Uint8Array) => b.reduce((n, c) => n + (c === 10 ? 1 : 0), 0);
+
+function checkRecordCuts(batches: RawBatch[], batchRecords: number, input: string): void {
+  expect(batches.map((b) => text(b.data)).join("")).toBe(input);
+  expect(batches.map((b) => b.final)).toEqual(batches.map((_, i) => i === batches.length - 1));
+  for (const b of batches) expect(b.records).toBe(lineCount(b.data));
+  for (const b of batches.slice(0, -1)) expect(b.records).toBe(batchRecords);
+  expect(batches.at(-1)!.records).toBeLessThanOrEqual(batchRecords);
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 5000 && !cond(); i++) await new Promise((r) => setTimeout(r, 1));
+  if (!cond()) throw new Error("condition never held");
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 30));
+
+describe("Batcher", () => {
+  test("cuts exactly every batchRecords records whatever the chunking", async () => {
+    const input = randomInput(23, 1);
+    const expected = input.split(/(?<=\n)/);
+    const want = [0, 5, 10, 15, 20].map((i) => expected.slice(i, i + 5).join(""));
+    for (const [name, chunk] of Object.entries(chunkings)) {
+      const { batches } = await runBatcher(chunk(input), { batchRecords: 5 });
+      expect({ name, got: batches.map((b) => text(b.data)) }).toEqual({ name, got: want });
+      checkRecordCuts(batches, 5, input);
+      expect(batches.map((b) => b.records)).toEqual([5, 5, 5, 5, 3]);
+    }
+  });
+
+  test("gives the same batches for many inputs and chunkings", async () => {
+    for (let seed = 0; seed < 12; seed++) {
+      const input = randomInput(seed * 7, seed + 100);
+      const batchRecords = 1 + (seed % 6);
+      let reference: string[] | null = null;
+      for (const chunk of Object.values(chunkings)) {
+        const { batches } = await runBatcher(chunk(input), { batchRecords });
+        checkRecordCuts(batches, batchRecords, input);
+        const got = batches.map((b) => text(b.data));
+        if (reference === null) reference = got;
+        else expect(got).toEqual(reference);
+      }
+    }
+  });
+
+  test("a last line without a trailing newline becomes a record", async () => {
+    for (const chunk of Object.values(chunkings)) {
+      const { batches } = await runBatcher(chunk("a\nbb\nccc"), { batchRecords: 2 });
+      expect(batches.map((b) => [text(b.data), b.records, b.final])).toEqual([["a\nbb\n", 2, false], [
+        "ccc\n",
+        1,
+        true,
+      ]]);
+    }
+  });
+
+  test("empty input gives one empty final batch", async () => {
+    const { batches } = await runBatcher([], { batchRecords: 3 });
+    expect(batches.map((b) => [b.data.length, b.records, b.final])).toEqual([[0, 0, true]]);
+  });
+
+  test("the header option consumes the first line before any batch", async () => {
+    const input = "name,age\r\nann,3\nbob,4\ncy,5\n";
+    for (const chunk of Object.values(chunkings)) {
+      const { batches, headers } = await runBatcher(chunk(input), { header: true, batchRecords: 2 });
+      expect(headers).toEqual(["name,age\r"]);
+      expect(batches.map((b) => text(b.data)).join("")).toBe("ann,3\nbob,4\ncy,5\n");
+      expect(batches.map((b) => b.records)).toEqual([2, 1]);
+    }
+  });
+
+  test("a header-only input without newline is still the header, not a record", async () => {
+    for (const chunk of Object.values(chunkings)) {
+      const { batches, headers } = await runBatcher(chunk("a\tb"), { header: true, batchRecords: 2 });
+      expect(headers).toEqual(["a\tb"]);
+      expect(batches.map((b) => [b.records, b.final, b.data.length])).toEqual([[0, true, 0]]);
+    }
+  });
+
+  test("batchBytes cuts at the first line that reaches the limit", async () => {
+    const lines = Array.from({ length: 10 }, (_, i) => `row-${String(i).padStart(i % 3 ? 5 : 9, "0")}\n`);
+    const input = lines.join("");
+    for (const [name, chunk] of Object.entries({ ...chunkings, "per line": () => lines.map((l) => enc.encode(l)) })) {
+      if (name === "random chunks") continue; // see the todo below
+      const { batches } = await runBatcher(chunk(input), { batchBytes: 25 });
+      expect(batches.map((b) => text(b.data)).join("")).toBe(input);
+      expect(batches.length).toBeGreaterThan(2);
+      for (const b of batches.slice(0, -1)) {
+        const s = text(b.data);
+        const last = s.slice(s.lastIndexOf("\n", s.length - 2) + 1);
+        expect(b.data.length).toBeGreaterThanOrEqual(25);
+        expect(b.data.length - last.length).toBeLessThan(25);
+      }
+    }
+  });
+
+  // BUG (engine/io/batcher.ts, #onData, line ~136): the batchBytes check inside the newline scan is
+  // `this.#bytes + (nl + 1 - start) >= batchBytes`, which ignores the bytes held in #tail (the start
+  // of a line carried over from the previous chunk). With chunks ["aaaaaaaaaa", "a\nb\nc\n"] and
+  // batchBytes 5, 12 bytes are waiting after the first line, yet the batch is cut only after all
+  // three lines ("aaaaaaaaaaa\nb\nc\n", 16 bytes, 3 records). Fed as one chunk, the same input is cut
+  // after the first line, so byte cuts depend on how the input happens to be chunked.
+  test.todo("batchBytes counts a line carried over from the previous chunk", async () => {
+    const { batches } = await runBatcher(["aaaaaaaaaa", "a\nb\nc\n"].map((s) => enc.encode(s)), { batchBytes: 5 });
+    expect(batches.map((b) => text(b.data))).toEqual(["aaaaaaaaaaa\n", "b\n", "c\n", ""]);
+  });
+
+  test("hasRoom=false pauses after a cut, and resume() continues with nothing lost", async () => {
+    const input = randomInput(19, 5);
+    for (const [name, chunk] of Object.entries(chunkings)) {
+      let room = true;
+      const batches: RawBatch[] = [];
+      const b = new Batcher(Readable.from(chunk(input)), {
+        intervalMs: 1e9,
+        batchRecords: 4,
+        batchBytes: 1e12,
+        header: false,
+        hasRoom: () => room,
+        onError: (e) => {
+          throw e;
+        },
+        onBatch: (x) => {
+          batches.push({ ...x, data: x.data.slice() });
+          room = false;
+        },
+      });
+      b.start();
+      await until(() => batches.length === 1);
+      await settle();
+      expect({ name, n: batches.length }).toEqual({ name, n: 1 });
+      b.resume(); // still no room: nothing happens
+      await settle();
+      expect(batches.length).toBe(1);
+      while (!batches.at(-1)!.final) {
+        const n = batches.length;
+        room = true;
+        b.resume();
+        await until(() => batches.length > n);
+        await settle();
+        expect(batches.length).toBe(n + 1);
+      }
+      checkRecordCuts(batches, 4, input);
+      expect(batches.map((x) => x.records)).toEqual([4, 4, 4, 4, 3]);
+    }
+  });
+});
+
+describe("splitAtLines", () => {
+  const join = (parts: Uint8Array[]) => parts.map(text).join("");
+
+  function checkSplit(data: Uint8Array, n: number): Uint8Array[] {
+    const parts = splitAtLines(data, n);
+    expect(parts.length).toBe(n);
+    expect(join(parts)).toBe(text(data));
+    let offset = 0;
+    for (const p of parts) {
+      // Every part starts at a line boundary.
+      if (offset > 0 && p.length > 0) expect(data[offset - 1]).toBe(10);
+      offset += p.length;
+    }
+    return parts;
+  }
+
+  test("splits into n parts at line boundaries whose concatenation is the input", () => {
+    const rnd = prng(9);
+    for (let i = 0; i < 200; i++) {
+      const input = randomInput(Math.floor(rnd() * 40), i);
+      const withTail = rnd() < 0.3 ? input + "no newline" : input;
+      checkSplit(enc.encode(withTail), 1 + Math.floor(rnd() * 9));
+    }
+  });
+
+  test("parts are about equal for equal lines", () => {
+    const data = enc.encode("0123456789\n".repeat(100));
+    const parts = checkSplit(data, 4);
+    for (const p of parts) expect(p.length).toBe(275);
+  });
+
+  test("empty input gives n empty parts", () => {
+    const parts = checkSplit(new Uint8Array(0), 3);
+    expect(parts.map((p) => p.length)).toEqual([0, 0, 0]);
+  });
+
+  test("fewer lines than parts leaves some parts empty, never splits a line", () => {
+    const parts = checkSplit(enc.encode("alpha\nbeta\n"), 5);
+    expect(parts.map(text).filter((p) => p.length > 0)).toEqual(["alpha\n", "beta\n"]);
+    const one = checkSplit(enc.encode("a single long line without newline"), 4);
+    expect(one.map(text).filter((p) => p.length > 0)).toEqual(["a single long line without newline"]);
+  });
+
+  test("one part is the whole input", () => {
+    const data = enc.encode("a\nb\n");
+    expect(splitAtLines(data, 1).map(text)).toEqual(["a\nb\n"]);
+  });
+});

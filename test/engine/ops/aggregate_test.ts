@@ -1,0 +1,247 @@
+import { describe, expect, test } from "bun:test";
+import { AggregateFns, AggregateState, Combiner, type Partial } from "../../../engine/ops/aggregate.ts";
+import type { Key } from "../../../engine/ops/partition.ts";
+import type { AggregateColumnPlan, AggregatePlan } from "../../../engine/plan/plan.ts";
+
+function plan(columns: AggregateColumnPlan[], emit: AggregatePlan["emit"] = "final"): AggregatePlan {
+  return { columns, emit, as: "r", label: "step 2 'aggregate'" };
+}
+
+/** Deterministic PRNG (mulberry32) so the random checks are reproducible. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ALL: AggregateColumnPlan[] = [
+  { name: "n", kind: "count" },
+  { name: "present", kind: "count", of: "r.v" },
+  { name: "total", kind: "sum", of: "r.v" },
+  { name: "lo", kind: "min", of: "r.v" },
+  { name: "hi", kind: "max", of: "r.v" },
+  { name: "mean", kind: "avg", of: "r.v" },
+  { name: "first", kind: "min", of: "r.name" },
+  { name: "last", kind: "max", of: "r.name" },
+];
+
+function collect(f: (emit: (r: unknown) => void) => void): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  f((r) => out.push(r as Record<string, unknown>));
+  return out;
+}
+
+function byKey(rows: Record<string, unknown>[]): Map<unknown, Record<string, unknown>> {
+  return new Map(rows.map((r) => [r.key, r]));
+}
+
+describe("AggregateFns", () => {
+  test("plain counts take the count-only path and count records", () => {
+    const fns = new AggregateFns(plan([{ name: "n", kind: "count" }, { name: "m", kind: "count" }]));
+    expect(fns.countOnly).toBe(true);
+    const acc = fns.init();
+    for (let i = 0; i < 3; i++) fns.add(acc, { anything: i });
+    expect(fns.output("w", acc)).toEqual({ key: "w", n: 3, m: 3 });
+  });
+
+  test("sum/min/max/avg evaluate their `of` expression and output in column order", () => {
+    const fns = new AggregateFns(plan(ALL.slice(0, 6)));
+    expect(fns.countOnly).toBe(false);
+    expect(fns.slots).toBe(7); // avg takes two slots
+    const acc = fns.init();
+    for (const v of [3, -1, 10, 4]) fns.add(acc, { v });
+    const out = fns.output("k", acc);
+    expect(out).toEqual({ key: "k", n: 4, present: 4, total: 16, lo: -1, hi: 10, mean: 4 });
+    expect(Object.keys(out)).toEqual(["key", "n", "present", "total", "lo", "hi", "mean"]);
+  });
+
+  test("count with `of` counts only records whose value is present", () => {
+    const fns = new AggregateFns(plan([{ name: "c", kind: "count", of: "r.v" }, { name: "n", kind: "count" }]));
+    const acc = fns.init();
+    for (const r of [{ v: 1 }, { v: null }, {}, { v: 0 }, { v: "" }]) fns.add(acc, r);
+    expect(fns.output(null, acc)).toEqual({ key: null, c: 3, n: 5 });
+  });
+
+  test("min/max compare strings as strings", () => {
+    const fns = new AggregateFns(plan([{ name: "lo", kind: "min", of: "r" }, { name: "hi", kind: "max", of: "r" }]));
+    const acc = fns.init();
+    for (const w of ["pear", "apple", "zebra", "banana", "Zulu"]) fns.add(acc, w);
+    expect(fns.output("x", acc)).toEqual({ key: "x", lo: "Zulu", hi: "zebra" });
+    // "10" < "9" as strings: no numeric coercion
+    const acc2 = fns.init();
+    fns.add(acc2, "9");
+    fns.add(acc2, "10");
+    expect(fns.output("y", acc2)).toEqual({ key: "y", lo: "10", hi: "9" });
+  });
+
+  test("an empty accumulator outputs null min/max/avg and zero count/sum", () => {
+    const fns = new AggregateFns(plan(ALL.slice(0, 6)));
+    expect(fns.output("e", fns.init())).toEqual({
+      key: "e",
+      n: 0,
+      present: 0,
+      total: 0,
+      lo: null,
+      hi: null,
+      mean: null,
+    });
+  });
+
+  test("sum accepts numeric strings", () => {
+    const fns = new AggregateFns(plan([{ name: "s", kind: "sum", of: "r.v" }]));
+    const acc = fns.init();
+    fns.add(acc, { v: "2.5" });
+    fns.add(acc, { v: 1 });
+    expect(fns.output("k", acc).s).toBe(3.5);
+  });
+
+  test("a non-numeric sum value throws and leaves every slot of the accumulator unchanged", () => {
+    const fns = new AggregateFns(plan(ALL));
+    const acc = fns.init();
+    fns.add(acc, { v: 5, name: "m" });
+    const before = acc.slice();
+    for (const bad of [{ v: "abc", name: "a" }, { v: null, name: "a" }, { v: "", name: "a" }, { name: "a" }]) {
+      expect(() => fns.add(acc, bad)).toThrow(TypeError);
+      expect(acc).toEqual(before);
+    }
+    expect(() => fns.add(acc, { v: "abc" })).toThrow(/sum 'total': expected a number, got "abc"/);
+  });
+
+  test("min/max of a non-number, non-string value throws", () => {
+    const fns = new AggregateFns(plan([{ name: "n", kind: "count" }, { name: "lo", kind: "min", of: "r.v" }]));
+    const acc = fns.init();
+    expect(() => fns.add(acc, { v: { nested: 1 } })).toThrow(/min 'lo'/);
+    expect(() => fns.add(acc, { v: null })).toThrow(TypeError);
+    expect(fns.output("k", acc)).toEqual({ key: "k", n: 0, lo: null });
+  });
+});
+
+describe("Combiner", () => {
+  test("folds records into one partial per key", () => {
+    const fns = new AggregateFns(plan([{ name: "n", kind: "count" }, { name: "s", kind: "sum", of: "r.v" }]));
+    const c = new Combiner(fns);
+    c.add("a", { v: 1 });
+    c.add("b", { v: 10 });
+    c.add("a", { v: 2 });
+    c.add(7, { v: 100 });
+    expect([...c.partials]).toEqual([["a", [2, 3]], ["b", [1, 10]], [7, [1, 100]]]);
+  });
+
+  test("a record that throws on a new key creates no partial", () => {
+    const fns = new AggregateFns(plan([{ name: "s", kind: "sum", of: "r.v" }]));
+    const c = new Combiner(fns);
+    expect(() => c.add("a", { v: "x" })).toThrow(TypeError);
+    expect(c.partials.size).toBe(0);
+  });
+});
+
+describe("AggregateState", () => {
+  const fns = new AggregateFns(plan(ALL));
+  const names = ["kiwi", "fig", "apple", "plum", "date"];
+
+  function randomRecord(rnd: () => number): { key: Key; rec: Record<string, unknown> } {
+    const keys: Key[] = ["a", "b", "c", 1, 2, true, null];
+    return {
+      key: keys[Math.floor(rnd() * keys.length)],
+      rec: { v: Math.floor(rnd() * 2001) - 1000, name: names[Math.floor(rnd() * names.length)] },
+    };
+  }
+
+  test("merging partials of several combiners equals folding every record in one (random inputs)", () => {
+    const rnd = prng(20240607);
+    for (let trial = 0; trial < 60; trial++) {
+      const n = Math.floor(rnd() * 300);
+      const records = Array.from({ length: n }, () => randomRecord(rnd));
+      const k = 1 + Math.floor(rnd() * 6);
+      const combiners = Array.from({ length: k }, () => new Combiner(fns));
+      const single = new Combiner(fns);
+      for (const { key, rec } of records) {
+        single.add(key, rec);
+        combiners[Math.floor(rnd() * k)].add(key, rec);
+      }
+      const merged = new AggregateState(fns, "final");
+      for (const c of combiners) merged.mergeAll([...c.partials]);
+      const reference = new AggregateState(fns, "final");
+      reference.mergeAll([...single.partials]);
+
+      const got = byKey(collect((e) => merged.emitAll(e)));
+      const want = byKey(collect((e) => reference.emitAll(e)));
+      expect(got).toEqual(want);
+
+      // And against a direct computation.
+      for (const [key, row] of want) {
+        const vs = records.filter((r) => r.key === key).map((r) => r.rec.v as number);
+        expect(row.n).toBe(vs.length);
+        expect(row.total).toBe(vs.reduce((a, b) => a + b, 0));
+        expect(row.lo).toBe(Math.min(...vs));
+        expect(row.hi).toBe(Math.max(...vs));
+      }
+      expect(got.size).toBe(new Set(records.map((r) => r.key)).size);
+    }
+  });
+
+  test("mergeAll copies a new key's partial instead of aliasing it", () => {
+    const state = new AggregateState(fns, "final");
+    const c = new Combiner(fns);
+    c.add("a", { v: 1, name: "x" });
+    state.mergeAll([...c.partials]);
+    c.add("a", { v: 50, name: "y" });
+    state.mergeAll([["b", fns.init()]]);
+    expect(collect((e) => state.emitAll(e))[0]).toMatchObject({ key: "a", n: 1, total: 1 });
+  });
+
+  test("takeUpdates emits only keys changed since the last call, then nothing", () => {
+    const cfns = new AggregateFns(plan([{ name: "n", kind: "count" }]));
+    const state = new AggregateState(cfns, "updates");
+    state.mergeAll([["a", [1]], ["b", [2]], ["a", [3]]]);
+    expect(collect((e) => state.takeUpdates(e))).toEqual([{ key: "a", n: 4 }, { key: "b", n: 2 }]);
+    expect(collect((e) => state.takeUpdates(e))).toEqual([]);
+    state.mergeAll([["b", [5]]]);
+    expect(collect((e) => state.takeUpdates(e))).toEqual([{ key: "b", n: 7 }]);
+    expect(collect((e) => state.takeUpdates(e))).toEqual([]);
+  });
+
+  test("takeUpdates emits nothing when emit is final; emitAll emits every key", () => {
+    const cfns = new AggregateFns(plan([{ name: "n", kind: "count" }]));
+    const state = new AggregateState(cfns, "final");
+    state.mergeAll([["a", [1]], ["b", [2]]]);
+    expect(collect((e) => state.takeUpdates(e))).toEqual([]);
+    state.mergeAll([["c", [4]], ["a", [1]]]);
+    expect(collect((e) => state.emitAll(e))).toEqual([{ key: "a", n: 2 }, { key: "b", n: 2 }, { key: "c", n: 4 }]);
+
+    const upd = new AggregateState(cfns, "updates");
+    upd.mergeAll([["x", [1]], ["y", [1]]]);
+    collect((e) => upd.takeUpdates(e));
+    expect(collect((e) => upd.emitAll(e))).toEqual([{ key: "x", n: 1 }, { key: "y", n: 1 }]);
+  });
+
+  test("snapshot/restore round trip is a deep copy and replaces existing state", () => {
+    const rnd = prng(7);
+    const c = new Combiner(fns);
+    for (let i = 0; i < 100; i++) {
+      const { key, rec } = randomRecord(rnd);
+      c.add(key, rec);
+    }
+    const state = new AggregateState(fns, "final");
+    state.mergeAll([...c.partials]);
+    const snap: Partial[] = state.snapshot();
+    const before = collect((e) => state.emitAll(e));
+
+    state.mergeAll([...c.partials]); // mutates the live state after the snapshot
+    const restored = new AggregateState(fns, "final");
+    restored.mergeAll([["stale", fns.init()]]);
+    restored.restore(snap);
+    expect(collect((e) => restored.emitAll(e))).toEqual(before);
+
+    // Mutating the restored state must not leak back into the snapshot.
+    restored.mergeAll([...c.partials]);
+    const again = new AggregateState(fns, "final");
+    again.restore(snap);
+    expect(collect((e) => again.emitAll(e))).toEqual(before);
+  });
+});

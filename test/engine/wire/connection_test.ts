@@ -1,0 +1,259 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { newNonce, newSecret, prove } from "../../../engine/wire/auth.ts";
+import { connect, type Connection, listen, type Listener } from "../../../engine/wire/connection.ts";
+import { encodeFrame, FrameDecoder } from "../../../engine/wire/frame.ts";
+import { jobId, type Message } from "../../../engine/wire/messages.ts";
+
+const HOST = "127.0.0.1";
+const job = jobId("job-1");
+
+// Everything a test opens is closed after it, whether it passed or not.
+let cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  const todo = cleanups.reverse();
+  cleanups = [];
+  for (const c of todo) await c();
+});
+const track = <T extends Listener | Connection | Socket | Server>(x: T): T => {
+  if ("closed" in x && "send" in x) cleanups.push(() => x.close());
+  else if ("destroy" in x) cleanups.push(() => x.destroy());
+  else if ("server" in x) cleanups.push(() => x.close());
+  else cleanups.push(() => new Promise((r) => x.close(() => r(undefined))));
+  return x;
+};
+
+/** A listener that records what it accepted and refused. */
+async function server(secret: string, maxFrameBytes?: number) {
+  const accepted: Connection[] = [];
+  const refused: string[] = [];
+  let onRefused = (_reason: string) => {};
+  let onAccepted = (_c: Connection) => {};
+  const listener = track(
+    await listen(HOST, 0, {
+      secret,
+      maxFrameBytes,
+      onConnection: (c) => {
+        accepted.push(track(c));
+        onAccepted(c);
+      },
+      onRefused: (reason) => {
+        refused.push(reason);
+        onRefused(reason);
+      },
+    }),
+  );
+  const nextRefusal = () => new Promise<string>((r) => (onRefused = r));
+  const nextConnection = () => new Promise<Connection>((r) => (onAccepted = r));
+  return { listener, accepted, refused, nextRefusal, nextConnection };
+}
+
+/** The error a promise rejects with (bun's `expect().rejects` stalls on pending socket I/O). */
+async function rejection(p: Promise<unknown>): Promise<string> {
+  const error = await p.then(() => null, (e: Error) => e);
+  if (!(error instanceof Error)) throw new Error("expected a rejection");
+  return error.message;
+}
+
+const nextMessage = (c: Connection) => new Promise<Message>((r) => (c.onMessage = r));
+
+/** A plain TCP socket to `port` that decodes whatever frames come back. */
+function rawClient(port: number) {
+  const socket = track(createConnection({ host: HOST, port }));
+  const decoder = new FrameDecoder();
+  const frames: Record<string, unknown>[] = [];
+  let onFrame = () => {};
+  socket.on("data", (chunk) => {
+    frames.push(...(decoder.push(chunk) as Record<string, unknown>[]));
+    onFrame();
+  });
+  socket.on("error", () => {}); // the server resets refused peers
+  const closed = new Promise<void>((r) => socket.on("close", () => r()));
+  const challenge = new Promise<Record<string, unknown>>((r) => (onFrame = () => frames.length && r(frames[0])));
+  return { socket, closed, challenge, frames };
+}
+
+/** A fake server that answers the handshake with `reply(clientAuthenticate)`, for client-side checks. */
+async function fakeServer(reply: (auth: { nonce: Uint8Array }) => Uint8Array) {
+  const srv = track(
+    createServer((socket) => {
+      track(socket);
+      socket.on("error", () => {});
+      const decoder = new FrameDecoder();
+      socket.write(encodeFrame({ type: "Challenge", nonce: newNonce() }));
+      socket.on("data", (chunk) => {
+        for (const m of decoder.push(chunk) as { type: string; nonce: Uint8Array }[]) {
+          if (m.type === "Authenticate") socket.write(reply(m));
+        }
+      });
+    }),
+  );
+  await new Promise<void>((r) => srv.listen(0, HOST, () => r()));
+  return (srv.address() as { port: number }).port;
+}
+
+describe("listen + connect", () => {
+  test("peers with the same secret exchange messages both ways", async () => {
+    const secret = newSecret();
+    const s = await server(secret);
+    const accepted = s.nextConnection();
+    const client = track(await connect(HOST, s.listener.port, 7, { secret }));
+    const onServer = await accepted;
+    expect(onServer.peer).toBe(7);
+    expect(client.peer).toBe(-1);
+
+    const toServer: Message = {
+      type: "InputChunk",
+      job,
+      attempt: 1,
+      batch: 0,
+      partition: 3,
+      data: Uint8Array.of(1, 2, 3, 255),
+      final: false,
+    };
+    const atServer = nextMessage(onServer);
+    expect(client.send(toServer)).toBeBoolean();
+    expect(await atServer).toEqual(toServer);
+
+    const toClient: Message = {
+      type: "ShuffleBlocks",
+      job,
+      attempt: 1,
+      batch: 0,
+      stage: 1,
+      from: 2,
+      final: true,
+      blocks: [{ partition: 0, records: [["a", 1], ["b", [2, [3]]]] }, { partition: 1, records: [] }],
+    };
+    const atClient = nextMessage(client);
+    onServer.send(toClient);
+    expect(await atClient).toEqual(toClient);
+    expect(s.refused).toEqual([]);
+  });
+
+  test("a client with a wrong secret is rejected and never reaches onConnection", async () => {
+    const s = await server(newSecret());
+    const refusal = s.nextRefusal();
+    expect(await rejection(connect(HOST, s.listener.port, 1, { secret: newSecret() }))).toMatch(/cannot connect/);
+    expect(await refusal).toMatch(/failed to prove it knows the job secret/);
+    expect(s.accepted).toHaveLength(0);
+  });
+
+  test("a client rejects a server that cannot prove it knows the secret", async () => {
+    const secret = newSecret();
+    // Real server with another secret: it refuses us, and we cannot accept it either.
+    const other = await server(newSecret());
+    expect(await rejection(connect(HOST, other.listener.port, 1, { secret }))).toMatch(/^cannot connect/);
+    // A fake server that accepts anyone but proves with the wrong secret.
+    const liar = await fakeServer((a) => encodeFrame({ type: "Authenticated", proof: prove("guess", "server", a.nonce) }));
+    expect(await rejection(connect(HOST, liar, 1, { secret }))).toMatch(/server failed to prove/);
+    // A proof made for the other role (a reflected client proof) does not count either.
+    const reflector = await fakeServer((a) =>
+      encodeFrame({ type: "Authenticated", proof: prove(secret, "client", a.nonce) })
+    );
+    expect(await rejection(connect(HOST, reflector, 1, { secret }))).toMatch(/server failed to prove/);
+    // The same fake server with the right proof is accepted: the checks above fail for the proof.
+    const genuine = await fakeServer((a) =>
+      encodeFrame({ type: "Authenticated", proof: prove(secret, "server", a.nonce) })
+    );
+    expect(track(await connect(HOST, genuine, 1, { secret })).closed).toBe(false);
+  });
+});
+
+describe("the server drops peers that fail the handshake", () => {
+  const cases: Array<[string, (secret: string, challenge: Record<string, unknown>) => Uint8Array]> = [
+    ["a well-formed frame that is not an Authenticate", () => encodeFrame({ type: "Hello", from: 1 })],
+    ["an Authenticate without a proof", () => encodeFrame({ type: "Authenticate", nonce: newNonce(), from: 1 })],
+    [
+      "an Authenticate whose proof is for the server role",
+      (secret, c) =>
+        encodeFrame({ type: "Authenticate", proof: prove(secret, "server", c.nonce as Uint8Array), nonce: newNonce(), from: 1 }),
+    ],
+    [
+      "an Authenticate with a valid proof but a non-numeric 'from'",
+      (secret, c) =>
+        encodeFrame({ type: "Authenticate", proof: prove(secret, "client", c.nonce as Uint8Array), nonce: newNonce(), from: "1" }),
+    ],
+    [
+      "an Authenticate with a valid proof but no nonce",
+      (secret, c) => encodeFrame({ type: "Authenticate", proof: prove(secret, "client", c.nonce as Uint8Array), from: 1 }),
+    ],
+    ["garbage bytes (an impossible frame length)", () => Uint8Array.of(0xff, 0xff, 0xff, 0xff, 1, 2, 3)],
+    ["a frame whose body is not msgpack", () => Uint8Array.of(0, 0, 0, 2, 0x92, 0x01)],
+  ];
+  test("(control) a raw client with a valid Authenticate is accepted", async () => {
+    const secret = newSecret();
+    const s = await server(secret);
+    const accepted = s.nextConnection();
+    const raw = rawClient(s.listener.port);
+    const nonce = (await raw.challenge).nonce as Uint8Array;
+    raw.socket.write(encodeFrame({ type: "Authenticate", proof: prove(secret, "client", nonce), nonce, from: 4 }));
+    expect((await accepted).peer).toBe(4);
+    expect(s.refused).toEqual([]);
+  });
+
+  for (const [what, payload] of cases) {
+    test(what, async () => {
+      const secret = newSecret();
+      const s = await server(secret);
+      const refusal = s.nextRefusal();
+      const raw = rawClient(s.listener.port);
+      const challenge = await raw.challenge;
+      expect(challenge.type).toBe("Challenge");
+      raw.socket.write(payload(secret, challenge));
+      await raw.closed;
+      expect(await refusal).toMatch(/^refused connection from /);
+      expect(s.accepted).toHaveLength(0);
+      // Nothing but the challenge was sent back: no Authenticated for a failed handshake.
+      expect(raw.frames.map((f) => f.type)).toEqual(["Challenge"]);
+    });
+  }
+});
+
+describe("after the handshake", () => {
+  test("a frame above the receiver's limit closes the connection with a reason", async () => {
+    const secret = newSecret();
+    const s = await server(secret, 256); // room for the handshake, not for 1000 bytes of data
+    const accepted = s.nextConnection();
+    const client = track(await connect(HOST, s.listener.port, 5, { secret }));
+    const onServer = await accepted;
+    const closed = new Promise<string | undefined>((r) => (onServer.onClose = r));
+    const got: Message[] = [];
+    onServer.onMessage = (m) => got.push(m);
+    client.send({ type: "SinkData", job, attempt: 1, batch: 0, partition: 0, data: new Uint8Array(1000), records: 1 });
+    expect(await closed).toMatch(/dropped connection from peer 5: .*larger than the limit of 256/);
+    expect(onServer.closed).toBe(true);
+    expect(onServer.send({ type: "Shutdown", job, attempt: 1 })).toBe(false);
+    expect(got).toEqual([]);
+  });
+
+  // BUG (engine/wire/connection.ts, `connect`, `queueMicrotask(() => conn.start(...))`): messages
+  // that reach the client together with the server's Authenticated reply (the "leftover" of the
+  // handshake) are delivered by `start` in a microtask that runs before the `await connect(...)`
+  // of the caller resumes, so they go to the default no-op `onMessage` and are lost. A server that
+  // sends right away in onConnection (as a driver would) loses its first message every time.
+  test.todo("a message the server sends in onConnection reaches the client", async () => {
+    const secret = newSecret();
+    const listener = track(
+      await listen(HOST, 0, {
+        secret,
+        onConnection: (c) => {
+          track(c);
+          c.send({ type: "Shutdown", job, attempt: 1 });
+          c.onMessage = () => c.send({ type: "Shutdown", job, attempt: 2 });
+        },
+      }),
+    );
+    const client = track(await connect(HOST, listener.port, 1, { secret }));
+    const got: number[] = [];
+    const done = new Promise<void>((r) => {
+      client.onMessage = (m) => {
+        got.push((m as { attempt: number }).attempt);
+        if (got.includes(2)) r();
+      };
+    });
+    client.send({ type: "Shutdown", job, attempt: 0 }); // asks the server for its second message
+    await done;
+    expect(got).toEqual([1, 2]);
+  });
+});
