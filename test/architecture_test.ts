@@ -47,7 +47,9 @@ test("plan/ and ops/ import no I/O, processes or other engine layers", () => {
   for (const f of engine) {
     if (!["plan", "ops"].includes(folderOf(f))) continue;
     for (const i of imports(f)) {
-      expect(`${relative(root, f)} -> ${i}`).not.toMatch(/-> (node:(fs|net|child_process)|engine\/(driver|executor|io|wire|launch))/);
+      expect(`${relative(root, f)} -> ${i}`).not.toMatch(
+        /-> (node:(fs|net|child_process)|engine\/(driver|executor|io|wire|launch))/,
+      );
     }
   }
 });

@@ -8,6 +8,7 @@ import type { SinkWriter } from "../io/sink.ts";
 export class Committer {
   #parts = new Map<number, Array<Uint8Array | undefined>>();
   #received = new Map<number, number>();
+  #batchRecords = new Map<number, number>();
   #next = 0;
   #chain: Promise<void> = Promise.resolve();
   #records = 0;
@@ -16,7 +17,7 @@ export class Committer {
     readonly writer: SinkWriter,
     readonly partitions: number,
     /** Called (in order) after each batch's output has been handed to the writer. */
-    readonly onCommitted: (batch: number) => void,
+    readonly onCommitted: (batch: number, records: number, bytes: number) => void,
   ) {}
 
   /** The next batch to commit: all before it are committed. */
@@ -36,6 +37,7 @@ export class Committer {
     if (parts[partition] !== undefined) return;
     parts[partition] = data;
     this.#records += records;
+    this.#batchRecords.set(batch, (this.#batchRecords.get(batch) ?? 0) + records);
     this.#received.set(batch, (this.#received.get(batch) ?? 0) + 1);
     this.#drain();
   }
@@ -51,9 +53,11 @@ export class Committer {
       const parts = this.#parts.get(b)!;
       this.#parts.delete(b);
       this.#received.delete(b);
+      const records = this.#batchRecords.get(b) ?? 0;
+      this.#batchRecords.delete(b);
       const size = parts.reduce((n, p) => n + p!.length, 0);
       const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts as Uint8Array[], size);
-      this.#chain = this.#chain.then(() => this.writer.write(data)).then(() => this.onCommitted(b));
+      this.#chain = this.#chain.then(() => this.writer.write(data)).then(() => this.onCommitted(b, records, size));
     }
   }
 }

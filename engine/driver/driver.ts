@@ -41,6 +41,50 @@ export interface DriverOptions {
   stdout: Writable;
   /** How long executors have to start and register. */
   startTimeoutMs?: number;
+  observer?: DriverObserver;
+}
+
+/** Per-batch facts, reported as each batch commits (for progress and --metrics). */
+export interface BatchMetrics {
+  batch: number;
+  group: number;
+  groupSize: number;
+  recordsIn: number;
+  recordsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** ms the driver spent dispatching the batch (scheduling messages and input chunks). */
+  scheduleMs: number;
+  /** ms from dispatch until the last output part arrived (compute and shuffle on executors). */
+  processMs: number;
+  /** ms from the last output part until the output was written (commit). */
+  commitMs: number;
+  /** ms from the batch being cut to its output written: what a record waits at most. */
+  latencyMs: number;
+  /** Wall-clock time of the commit (epoch ms). */
+  committedAt: number;
+}
+
+/** Per-group facts, reported when every executor has completed the group. */
+export interface GroupMetrics {
+  group: number;
+  first: number;
+  size: number;
+  executors: number;
+  /** Summed over executors: ms running tasks, and ms encoding and sending shuffle data. */
+  computeMs: number;
+  shuffleMs: number;
+  /** ms the driver spent scheduling the group (building and sending RunGroup). */
+  scheduleMs: number;
+  /** Why the group has the size it has. */
+  reason: string;
+}
+
+export interface DriverObserver {
+  batch?(m: BatchMetrics): void;
+  group?(m: GroupMetrics): void;
+  /** Something worth a line in a log: executors registered, recovery, ... */
+  event?(message: string): void;
 }
 
 export interface RunSummary {
@@ -68,10 +112,26 @@ export class RunError extends Error {
 
 interface BatchState {
   id: number;
+  group: number;
   records: number;
   bytes: number;
   final: boolean;
   cutAt: number;
+  dispatchedAt: number;
+  scheduleMs: number;
+  /** When the last output part arrived. */
+  completeAt: number;
+}
+
+interface GroupState {
+  id: number;
+  first: number;
+  count: number;
+  waiting: Set<number>;
+  computeMs: number;
+  shuffleMs: number;
+  scheduleMs: number;
+  reason: string;
 }
 
 interface ExecutorState {
@@ -88,7 +148,7 @@ type DriverEvent =
   | { type: "message"; from: ExecutorId; m: ExecutorEvent }
   | { type: "disconnected"; from: ExecutorId; reason?: string }
   | { type: "batch"; raw: RawBatch }
-  | { type: "committed"; batch: number }
+  | { type: "committed"; batch: number; records: number; bytes: number }
   | { type: "inputError"; error: Error };
 
 /**
@@ -111,7 +171,8 @@ export class Driver {
   #batches = new Map<number, BatchState>();
   #nextBatch = 0;
   #inflightBytes = 0;
-  #group: { id: number; first: number; count: number } | null = null;
+  #group: GroupState | null = null;
+  #groups = new Map<number, GroupState>();
   #groupsSent = 0;
   #rejects = new Rejects();
   #scheduleMessages = 0;
@@ -133,6 +194,7 @@ export class Driver {
       batchBytes: 16 << 20,
       maxBufferBytes: 256 << 20,
       startTimeoutMs: 30_000,
+      observer: {},
       ...opts,
       groupSize: opts.mode === "bsp" ? 1 : Math.max(1, opts.groupSize),
     };
@@ -177,7 +239,11 @@ export class Driver {
       throw new RunError(`cannot open sink: ${(e as Error).message}`);
     }
     const last = o.plan.stages[o.plan.stages.length - 1];
-    this.#committer = new Committer(this.#writer, last.partitions, (b) => this.handle({ type: "committed", batch: b }));
+    this.#committer = new Committer(
+      this.#writer,
+      last.partitions,
+      (batch, records, bytes) => this.handle({ type: "committed", batch, records, bytes }),
+    );
     this.#batcher = new Batcher(openSource(o.plan.source, o.stdin), {
       intervalMs: o.intervalMs,
       batchRecords: o.batchRecords,
@@ -223,7 +289,7 @@ export class Driver {
       case "batch":
         return this.#onBatch(ev.raw);
       case "committed":
-        return this.#onCommitted(ev.batch);
+        return this.#onCommitted(ev.batch, ev.records, ev.bytes);
       case "inputError":
         return this.#fail(new RunError(`cannot read input: ${ev.error.message}`));
     }
@@ -241,12 +307,33 @@ export class Driver {
     }
     if (!isCurrent(m, this.job, this.#attempt)) return;
     switch (m.type) {
-      case "SinkData":
+      case "SinkData": {
+        const b = this.#batches.get(m.batch);
+        if (b) b.completeAt = performance.now();
         this.#committer.add(m.batch, m.partition, m.data, m.records);
         return;
-      case "GroupCompleted":
+      }
+      case "GroupCompleted": {
         this.#rejects.merge(m.rejected);
+        const g = this.#groups.get(m.group);
+        if (!g) return;
+        g.computeMs += m.timings.compute;
+        g.shuffleMs += m.timings.shuffle;
+        g.waiting.delete(from);
+        if (g.waiting.size > 0) return;
+        this.#groups.delete(g.id);
+        this.#o.observer.group?.({
+          group: g.id,
+          first: g.first,
+          size: Math.min(g.count, m.last - g.first + 1),
+          executors: this.#execs.size,
+          computeMs: g.computeMs,
+          shuffleMs: g.shuffleMs,
+          scheduleMs: g.scheduleMs,
+          reason: g.reason,
+        });
         return;
+      }
       case "TaskFinished":
         this.#rejects.merge(m.rejected);
         return this.#bspTaskFinished(m.executor, m.stage, m.partition);
@@ -308,18 +395,25 @@ export class Driver {
 
   #onBatch(raw: RawBatch): void {
     if (this.#phase !== "running") return;
+    const now = performance.now();
     const b: BatchState = {
       id: this.#nextBatch++,
+      group: -1,
       records: raw.records,
       bytes: raw.data.length,
       final: raw.final,
-      cutAt: performance.now(),
+      cutAt: now,
+      dispatchedAt: now,
+      scheduleMs: 0,
+      completeAt: now,
     };
     this.#batches.set(b.id, b);
     this.#inflightBytes += b.bytes;
     this.#recordsIn += b.records;
     if (this.#o.mode === "drizzle") {
       this.#drizzleDispatch(b, raw.data);
+      b.dispatchedAt = performance.now();
+      b.scheduleMs = b.dispatchedAt - now;
     } else {
       this.#sendInput(b, raw.data);
       this.#bspQueue.push(b);
@@ -331,8 +425,19 @@ export class Driver {
   #drizzleDispatch(b: BatchState, data: Uint8Array): void {
     const g = this.#group;
     if (!g || b.id >= g.first + g.count) {
-      const group = { id: this.#groupsSent++, first: b.id, count: this.#o.groupSize };
+      const t0 = performance.now();
+      const group: GroupState = {
+        id: this.#groupsSent++,
+        first: b.id,
+        count: this.#o.groupSize,
+        waiting: new Set(this.#execs.keys()),
+        computeMs: 0,
+        shuffleMs: 0,
+        scheduleMs: 0,
+        reason: "fixed (--group-size)",
+      };
       this.#group = group;
+      this.#groups.set(group.id, group);
       for (const e of this.#execs.values()) {
         this.#send(e.id, {
           type: "RunGroup",
@@ -346,7 +451,9 @@ export class Driver {
         });
         this.#scheduleMessages++;
       }
+      group.scheduleMs = performance.now() - t0;
     }
+    b.group = this.#group!.id;
     this.#sendInput(b, data);
   }
 
@@ -371,12 +478,14 @@ export class Driver {
   #bspNext(): void {
     if (this.#bsp || this.#bspQueue.length === 0) return;
     const batch = this.#bspQueue.shift()!;
+    batch.dispatchedAt = performance.now();
     this.#bsp = { batch, stage: 0, finished: 0, locations: this.#o.plan.stages.map((s) => new Array(s.partitions)) };
     this.#bspLaunch(0);
   }
 
   #bspLaunch(stage: number): void {
     const cur = this.#bsp!;
+    const t0 = performance.now();
     this.#placement[stage].forEach((owner, p) => {
       this.#send(owner, {
         type: "LaunchTask",
@@ -390,6 +499,7 @@ export class Driver {
       });
       this.#scheduleMessages++;
     });
+    cur.batch.scheduleMs += performance.now() - t0;
   }
 
   #bspTaskFinished(executor: ExecutorId, stage: number, partition: number): void {
@@ -409,12 +519,27 @@ export class Driver {
     this.#bspNext();
   }
 
-  #onCommitted(id: number): void {
+  #onCommitted(id: number, recordsOut: number, bytesOut: number): void {
     const b = this.#batches.get(id);
     if (!b) return;
     this.#batches.delete(id);
     this.#inflightBytes -= b.bytes;
-    this.#latencies.push(performance.now() - b.cutAt);
+    const now = performance.now();
+    this.#latencies.push(now - b.cutAt);
+    this.#o.observer.batch?.({
+      batch: b.id,
+      group: b.group,
+      groupSize: this.#o.groupSize,
+      recordsIn: b.records,
+      recordsOut,
+      bytesIn: b.bytes,
+      bytesOut,
+      scheduleMs: b.scheduleMs,
+      processMs: Math.max(0, b.completeAt - b.dispatchedAt),
+      commitMs: Math.max(0, now - b.completeAt),
+      latencyMs: now - b.cutAt,
+      committedAt: Date.now(),
+    });
     if (this.#writer.gone && !this.#outputClosed) {
       // The reader of stdout went away (`| head`): stop quietly.
       this.#outputClosed = true;

@@ -51,6 +51,7 @@ export class LocalScheduler<I> {
 
   /** Delivers one input of a task (known or not yet known). */
   arrive(batch: number, stage: number, partition: number, input: I, final: boolean): void {
+    if (batch > this.#finalBatch) return;
     const e = this.#entry(batch, stage, partition);
     e.inputs.push(input);
     if (final) e.final = true;
@@ -93,6 +94,9 @@ export class LocalScheduler<I> {
   #finish(batch: number): void {
     this.#finalBatch = Math.min(this.#finalBatch, batch);
     for (const [k, e] of this.#entries) if (e.batch > batch) this.#entries.delete(k);
+    const keep = this.#heap.filter((e) => e.batch <= batch);
+    this.#heap.length = 0;
+    for (const e of keep) this.#push(e);
   }
 
   #entry(batch: number, stage: number, partition: number): Entry<I> {

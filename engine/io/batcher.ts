@@ -123,13 +123,15 @@ export class Batcher {
       // Find newlines up to the record limit; the last one found ends the complete part.
       let pos = start;
       let lastNl = -1;
+      // The start of a line carried over from the previous chunk counts towards the size.
+      const carried = this.#tail.reduce((n, t) => n + t.length, 0);
       while (this.#records < batchRecords) {
         const nl = chunk.indexOf(NL, pos);
         if (nl < 0) break;
         this.#records++;
         lastNl = nl;
         pos = nl + 1;
-        if (this.#bytes + (nl + 1 - start) >= batchBytes) break;
+        if (this.#bytes + carried + (nl + 1 - start) >= batchBytes) break;
       }
       if (lastNl < 0) {
         this.#tail.push(chunk.subarray(start));

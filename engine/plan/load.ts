@@ -1,4 +1,4 @@
-import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument, visit } from "yaml";
+import { type Document, isScalar, LineCounter, type Node, parseDocument, visit } from "yaml";
 import type { z } from "zod";
 import { expressionError } from "../ops/expr.ts";
 import { parseDuration } from "./duration.ts";
@@ -267,11 +267,7 @@ function show(v: unknown): string {
 function nodeAt(doc: Document, path: Path): Node | undefined {
   for (let n = path.length; n >= 0; n--) {
     const node = doc.getIn(path.slice(0, n), true) as Node | undefined;
-    if (node && typeof node === "object" && "range" in node && node.range) {
-      // For a key in a mapping, point at the key rather than its value when the value is a map.
-      if (n < path.length || !isMap(node)) return node;
-      return node;
-    }
+    if (node && typeof node === "object" && "range" in node && node.range) return node;
   }
   return doc.contents ?? undefined;
 }

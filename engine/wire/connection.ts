@@ -17,8 +17,19 @@ export interface ConnectionOptions {
  * knows the job's secret.
  */
 export class Connection {
-  /** Called for every message; set before the first `await` after creation. */
-  onMessage: (m: Message) => void = () => {};
+  #handler: ((m: Message) => void) | null = null;
+  /** Messages that arrived before a handler was set; delivered when it is. */
+  #early: Message[] = [];
+
+  /** The message handler. Messages that arrive before it is set are kept and handed to it. */
+  get onMessage(): (m: Message) => void {
+    return this.#handler ?? ((m) => this.#early.push(m));
+  }
+  set onMessage(h: (m: Message) => void) {
+    this.#handler = h;
+    const early = this.#early.splice(0);
+    for (const m of early) if (!this.#closed) h(m);
+  }
   /** Called once when the connection ends, with the reason if it was an error. */
   onClose: (reason?: string) => void = () => {};
   #closed = false;

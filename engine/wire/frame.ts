@@ -38,7 +38,8 @@ export class FrameDecoder {
 
   /** Bytes received but not yet part of a complete frame. */
   get buffered(): number {
-    return this.#buffered;
+    // A header already read stays counted until its body is complete.
+    return this.#buffered + (this.#need >= 0 ? HEADER_BYTES : 0);
   }
 
   push(chunk: Uint8Array): unknown[] {

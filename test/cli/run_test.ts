@@ -75,6 +75,29 @@ describe("drizzle run wordcount", () => {
   }, 30_000);
 });
 
+describe("files", () => {
+  test("file source (several files, last line without newline) and file sink", async () => {
+    writeFileSync(join(dir, "a.txt"), "x y\nz x");
+    writeFileSync(join(dir, "b.txt"), "y x\n");
+    const p = join(dir, "files.yaml");
+    writeFileSync(
+      p,
+      `source: { file: { path: ["${join(dir, "a.txt")}", "${join(dir, "b.txt")}"] } }
+steps:
+  - flatMap: "line.split(' ')"
+  - keyBy: "line"
+  - aggregate: { count: {} }
+sink: { file: { path: "${join(dir, "out", "counts.csv")}", format: csv } }
+`,
+    );
+    const r = await drizzle(["run", p, "--workers", "2"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("");
+    const lines = readFileSync(join(dir, "out", "counts.csv"), "utf8").trim().split("\n").sort();
+    expect(lines).toEqual(["x,3", "y,2", "z,1"]);
+  });
+});
+
 describe("bad input", () => {
   test("malformed pipeline: exit 2 with file:line:col", async () => {
     const p = join(dir, "bad.yaml");

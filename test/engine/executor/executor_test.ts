@@ -4,7 +4,15 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { Executor } from "../../../engine/executor/executor.ts";
-import { connect, type Connection, executorId, jobId, listen, type Listener, type Message } from "../../../engine/wire/mod.ts";
+import {
+  connect,
+  type Connection,
+  executorId,
+  jobId,
+  listen,
+  type Listener,
+  type Message,
+} from "../../../engine/wire/mod.ts";
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -46,7 +46,21 @@ describe("hashString", () => {
 });
 
 describe("partitionOf", () => {
-  const keys: Key[] = ["", "a", "hello", "héllo", 0, 1, -1, 3.5, 1e21, true, false, null, ...distinctRandomWords(300, 1)];
+  const keys: Key[] = [
+    "",
+    "a",
+    "hello",
+    "héllo",
+    0,
+    1,
+    -1,
+    3.5,
+    1e21,
+    true,
+    false,
+    null,
+    ...distinctRandomWords(300, 1),
+  ];
 
   test("is stable: the same key always lands on the same partition", () => {
     for (const n of [2, 3, 8, 64]) {
@@ -124,7 +138,7 @@ describe("normalizeKey", () => {
     // Equal-looking objects built separately give the same key.
     expect(normalizeKey({ user: "u1", day: 3 })).toBe(normalizeKey(JSON.parse('{"user":"u1","day":3}')));
     expect(normalizeKey({ a: 1 })).not.toBe(normalizeKey({ a: 2 }));
-    // Distinct from the primitive with the same text only in type, never collapsed to null.
+    // Empty containers are keys of their own, not null.
     expect(normalizeKey([])).toBe("[]");
     expect(normalizeKey({})).toBe("{}");
   });
