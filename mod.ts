@@ -18,11 +18,20 @@
  */
 import { PassThrough, Readable } from "node:stream";
 import { buildPlan, loadPipeline } from "./engine/plan/mod.ts";
-import { Driver, type Launcher, type RunSummary } from "./engine/driver/mod.ts";
+import { Driver, type DriverObserver, type Launcher, type RunSummary } from "./engine/driver/mod.ts";
 import { InProcessLauncher, LocalLauncher } from "./engine/launch/mod.ts";
 
 export * from "./engine/plan/mod.ts";
-export { Driver, type DriverOptions, type Launcher, RunError, type RunSummary } from "./engine/driver/mod.ts";
+export {
+  type BatchMetrics,
+  Driver,
+  type DriverObserver,
+  type DriverOptions,
+  type GroupMetrics,
+  type Launcher,
+  RunError,
+  type RunSummary,
+} from "./engine/driver/mod.ts";
 export { InProcessLauncher, LocalLauncher } from "./engine/launch/mod.ts";
 
 export interface RunPipelineOptions {
@@ -37,6 +46,11 @@ export interface RunPipelineOptions {
   /** "in-process" (default here: cheapest) or "local" child processes. */
   executors?: "in-process" | "local";
   launcher?: Launcher;
+  recovery?: "partial" | "global";
+  heartbeatTimeoutMs?: number;
+  checkpointEvery?: number;
+  maxBufferBytes?: number;
+  observer?: DriverObserver;
   /** Name used in error messages for the pipeline text. */
   file?: string;
   env?: Record<string, string | undefined>;
@@ -65,6 +79,11 @@ export async function runPipeline(
     launcher: o.launcher ?? (o.executors === "local" ? new LocalLauncher() : new InProcessLauncher()),
     stdin: input,
     stdout: out,
+    recovery: o.recovery,
+    heartbeatTimeoutMs: o.heartbeatTimeoutMs,
+    checkpointEvery: o.checkpointEvery,
+    maxBufferBytes: o.maxBufferBytes,
+    observer: o.observer,
   });
   const summary = await driver.run();
   return { output: Buffer.concat(chunks).toString("utf8"), summary };

@@ -1,7 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Readable, Writable } from "node:stream";
-import type { PhysicalPlan } from "../plan/plan.ts";
-import { type RejectCount, Rejects } from "../ops/reject.ts";
+import { Rejects } from "../ops/reject.ts";
 import { Batcher, type RawBatch, splitAtLines } from "../io/batcher.ts";
 import { parseHeader } from "../io/decode.ts";
 import { openSink, type SinkWriter } from "../io/sink.ts";
@@ -21,94 +19,12 @@ import {
   newSecret,
   type Placement,
 } from "../wire/mod.ts";
+import { CheckpointTracker } from "./checkpoints.ts";
 import { Committer } from "./commit.ts";
-import type { Launcher } from "./launcher.ts";
-import { roundRobin } from "./placement.ts";
+import { reassign, roundRobin } from "./placement.ts";
+import { type DriverOptions, type RecoveryReport, RunError, type RunSummary } from "./types.ts";
 
-export interface DriverOptions {
-  plan: PhysicalPlan;
-  mode: "drizzle" | "bsp";
-  workers: number;
-  /** Batches per group in drizzle mode (bsp always uses 1). */
-  groupSize: number;
-  intervalMs: number;
-  batchRecords: number;
-  batchBytes?: number;
-  /** Raw input the driver may hold for batches not yet committed; input is paused beyond it. */
-  maxBufferBytes?: number;
-  launcher: Launcher;
-  stdin: Readable;
-  stdout: Writable;
-  /** How long executors have to start and register. */
-  startTimeoutMs?: number;
-  observer?: DriverObserver;
-}
-
-/** Per-batch facts, reported as each batch commits (for progress and --metrics). */
-export interface BatchMetrics {
-  batch: number;
-  group: number;
-  groupSize: number;
-  recordsIn: number;
-  recordsOut: number;
-  bytesIn: number;
-  bytesOut: number;
-  /** ms the driver spent dispatching the batch (scheduling messages and input chunks). */
-  scheduleMs: number;
-  /** ms from dispatch until the last output part arrived (compute and shuffle on executors). */
-  processMs: number;
-  /** ms from the last output part until the output was written (commit). */
-  commitMs: number;
-  /** ms from the batch being cut to its output written: what a record waits at most. */
-  latencyMs: number;
-  /** Wall-clock time of the commit (epoch ms). */
-  committedAt: number;
-}
-
-/** Per-group facts, reported when every executor has completed the group. */
-export interface GroupMetrics {
-  group: number;
-  first: number;
-  size: number;
-  executors: number;
-  /** Summed over executors: ms running tasks, and ms encoding and sending shuffle data. */
-  computeMs: number;
-  shuffleMs: number;
-  /** ms the driver spent scheduling the group (building and sending RunGroup). */
-  scheduleMs: number;
-  /** Why the group has the size it has. */
-  reason: string;
-}
-
-export interface DriverObserver {
-  batch?(m: BatchMetrics): void;
-  group?(m: GroupMetrics): void;
-  /** Something worth a line in a log: executors registered, recovery, ... */
-  event?(message: string): void;
-}
-
-export interface RunSummary {
-  batches: number;
-  groups: number;
-  recordsIn: number;
-  recordsOut: number;
-  rejected: Record<string, RejectCount>;
-  rejectedTotal: number;
-  /** Scheduling messages the driver sent (RunGroup, LaunchTask, MapOutputs). */
-  scheduleMessages: number;
-  elapsedMs: number;
-  /** Per batch, ms from cut to commit. */
-  latencies: number[];
-  /** The reader of the output went away (EPIPE): the run stopped early, without error. */
-  outputClosed: boolean;
-  /** Stopped by a signal: input was cut short, what was read was committed. */
-  interrupted: boolean;
-}
-
-/** A run that cannot go on: an executor died, a task threw, startup failed. */
-export class RunError extends Error {
-  override name = "RunError";
-}
+export * from "./types.ts";
 
 interface BatchState {
   id: number;
@@ -116,11 +32,15 @@ interface BatchState {
   records: number;
   bytes: number;
   final: boolean;
+  /** Raw input, kept until a checkpoint covers the batch (a recovery replays it). */
+  data: Uint8Array;
+  committed: boolean;
   cutAt: number;
   dispatchedAt: number;
   scheduleMs: number;
   /** When the last output part arrived. */
   completeAt: number;
+  recovered: boolean;
 }
 
 interface GroupState {
@@ -139,7 +59,9 @@ interface ExecutorState {
   conn: Connection;
   host: string;
   port: number;
+  alive: boolean;
   stopped: boolean;
+  lastSeen: number;
 }
 
 /** Everything that changes driver state arrives as one of these, handled by `handle`. */
@@ -147,45 +69,59 @@ type DriverEvent =
   | { type: "connected"; conn: Connection }
   | { type: "message"; from: ExecutorId; m: ExecutorEvent }
   | { type: "disconnected"; from: ExecutorId; reason?: string }
+  | { type: "exited"; executor: number; how: string }
+  | { type: "tick" }
   | { type: "batch"; raw: RawBatch }
   | { type: "committed"; batch: number; records: number; bytes: number }
   | { type: "inputError"; error: Error };
 
 /**
  * The driver: cuts input into batches, places tasks, schedules groups (drizzle) or stages
- * (bsp), and commits output in batch order. One event loop: sockets, the batcher and the sink
- * only post events; `handle` is the one place state changes, so no locking is needed anywhere.
+ * (bsp), checkpoints, recovers from lost executors, and commits output exactly once in batch
+ * order. One event loop: sockets, timers, the batcher and the sink only post events; `handle`
+ * is the one place state changes, so no locking is needed anywhere.
  */
 export class Driver {
   readonly job: JobId = jobId(randomBytes(6).toString("hex"));
   readonly #secret = newSecret();
   readonly #o: Required<DriverOptions>;
-  readonly #attempt = 0;
+  #attempt = 0;
   #listener!: Listener;
+  /** Authenticated connections by the executor id they gave, registered or not yet. */
+  #conns = new Map<number, Connection>();
   #execs = new Map<number, ExecutorState>();
   #placement: Placement = [];
   #batcher!: Batcher;
   #writer!: SinkWriter;
   #committer!: Committer;
+  #ckpt: CheckpointTracker;
   #header: string[] | undefined;
+  /** Batches cut and not yet both committed and covered by a checkpoint. */
   #batches = new Map<number, BatchState>();
   #nextBatch = 0;
-  #inflightBytes = 0;
+  #retainedBytes = 0;
   #group: GroupState | null = null;
   #groups = new Map<number, GroupState>();
   #groupsSent = 0;
   #rejects = new Rejects();
+  /** Tasks whose rejections were counted: a task re-run after a recovery is counted once. */
+  #rejectsSeen = new Set<string>();
   #scheduleMessages = 0;
   #recordsIn = 0;
   #latencies: number[] = [];
+  #recoveries: RecoveryReport[] = [];
   #started = performance.now();
   #phase: "starting" | "running" | "finishing" | "done" = "starting";
   #outputClosed = false;
   #interrupted = false;
-  // bsp state: batches waiting to run, and the one running.
+  #ticker: ReturnType<typeof setInterval> | null = null;
+  #lastTick = performance.now();
+  // bsp: batches waiting to run, the one running, and a checkpoint being taken between batches.
   #bspQueue: BatchState[] = [];
-  #bsp: { batch: BatchState; stage: number; finished: number; locations: ExecutorId[][] } | null = null;
+  #bsp: { batch: BatchState; stage: number; finished: Set<number>; locations: ExecutorId[][] } | null = null;
+  #bspCheckpoint: number | null = null;
   #registered!: () => void;
+  #allStopped: (() => void) | null = null;
   #finished!: (s: RunSummary) => void;
   #failed!: (e: Error) => void;
 
@@ -194,10 +130,18 @@ export class Driver {
       batchBytes: 16 << 20,
       maxBufferBytes: 256 << 20,
       startTimeoutMs: 30_000,
+      recovery: "partial",
+      heartbeatMs: 200,
+      heartbeatTimeoutMs: 1000,
+      checkpointEvery: 10,
       observer: {},
-      ...opts,
+      // An option given as undefined keeps its default.
+      ...(Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as DriverOptions),
       groupSize: opts.mode === "bsp" ? 1 : Math.max(1, opts.groupSize),
     };
+    const lanes: Array<[number, number]> = [];
+    for (const s of opts.plan.stages) if (s.head) { for (let p = 0; p < s.partitions; p++) lanes.push([s.id, p]); }
+    this.#ckpt = new CheckpointTracker(lanes);
   }
 
   /** Runs the job to the end of its input. Rejects with RunError when it cannot finish. */
@@ -213,6 +157,7 @@ export class Driver {
       onRefused: (reason) => log.warn(reason),
     });
     const registered = new Promise<void>((r) => (this.#registered = r));
+    o.launcher.onExit = (executor, how) => this.handle({ type: "exited", executor, how });
     try {
       await o.launcher.start({
         count: o.workers,
@@ -222,22 +167,14 @@ export class Driver {
         driverPort: this.#listener.port,
       });
       await timeout(registered, o.startTimeoutMs, `executors did not register within ${o.startTimeoutMs}ms`);
+      this.#writer = await openSink(o.plan.sink, o.stdout);
     } catch (e) {
       await this.#teardown();
-      throw new RunError(`cannot start executors: ${(e as Error).message}`);
+      throw new RunError(`cannot start: ${(e as Error).message}`);
     }
-    o.launcher.onExit = (id, how) => {
-      if (this.#phase === "running") this.#fail(new RunError(`executor ${id} ${how}`));
-    };
-    this.#start();
-    try {
-      await (async () => {
-        this.#writer = await openSink(o.plan.sink, o.stdout);
-      })();
-    } catch (e) {
-      await this.#teardown();
-      throw new RunError(`cannot open sink: ${(e as Error).message}`);
-    }
+    const ids = [...this.#execs.keys()].sort((a, b) => a - b).map(executorId);
+    this.#placement = roundRobin(o.plan, ids);
+    this.#startAttempt(0);
     const last = o.plan.stages[o.plan.stages.length - 1];
     this.#committer = new Committer(
       this.#writer,
@@ -255,6 +192,7 @@ export class Driver {
       onError: (error) => this.handle({ type: "inputError", error }),
     });
     this.#phase = "running";
+    this.#ticker = setInterval(() => this.handle({ type: "tick" }), o.heartbeatMs);
     this.#batcher.start();
     return done;
   }
@@ -280,12 +218,12 @@ export class Driver {
       }
       case "message":
         return this.#onMessage(ev.from, ev.m);
-      case "disconnected": {
-        const e = this.#execs.get(ev.from);
-        if (!e || e.stopped || this.#phase === "done" || this.#phase === "finishing") return;
-        this.#fail(new RunError(`lost executor ${ev.from}${ev.reason ? `: ${ev.reason}` : " (connection closed)"}`));
-        return;
-      }
+      case "disconnected":
+        return this.#lost(ev.from, ev.reason ? `connection lost: ${ev.reason}` : "connection closed");
+      case "exited":
+        return this.#lost(executorId(ev.executor), ev.how);
+      case "tick":
+        return this.#checkHeartbeats();
       case "batch":
         return this.#onBatch(ev.raw);
       case "committed":
@@ -296,47 +234,50 @@ export class Driver {
   }
 
   #onMessage(from: ExecutorId, m: ExecutorEvent): void {
+    const e = this.#execs.get(from);
+    if (e) e.lastSeen = performance.now();
     if (m.type === "ExecutorRegistered") {
-      if (m.job !== this.job) return;
       const conn = this.#conns.get(from);
-      if (!conn) return;
-      this.#execs.set(from, { id: from, conn, host: m.host, port: m.port, stopped: false });
+      if (m.job !== this.job || !conn || this.#phase !== "starting") return;
+      this.#execs.set(from, {
+        id: from,
+        conn,
+        host: m.host,
+        port: m.port,
+        alive: true,
+        stopped: false,
+        lastSeen: performance.now(),
+      });
       log.debug(`executor ${from} registered (pid ${m.pid}, shuffle ${m.host}:${m.port})`);
       if (this.#execs.size === this.#o.workers) this.#registered();
       return;
     }
-    if (!isCurrent(m, this.job, this.#attempt)) return;
+    if (!e?.alive || !isCurrent(m, this.job, this.#attempt)) return;
     switch (m.type) {
+      case "Heartbeat":
+        return;
       case "SinkData": {
         const b = this.#batches.get(m.batch);
         if (b) b.completeAt = performance.now();
         this.#committer.add(m.batch, m.partition, m.data, m.records);
         return;
       }
-      case "GroupCompleted": {
-        this.#rejects.merge(m.rejected);
-        const g = this.#groups.get(m.group);
-        if (!g) return;
-        g.computeMs += m.timings.compute;
-        g.shuffleMs += m.timings.shuffle;
-        g.waiting.delete(from);
-        if (g.waiting.size > 0) return;
-        this.#groups.delete(g.id);
-        this.#o.observer.group?.({
-          group: g.id,
-          first: g.first,
-          size: Math.min(g.count, m.last - g.first + 1),
-          executors: this.#execs.size,
-          computeMs: g.computeMs,
-          shuffleMs: g.shuffleMs,
-          scheduleMs: g.scheduleMs,
-          reason: g.reason,
-        });
+      case "StateSnapshot":
+        this.#ckpt.add(m);
+        if (this.#bspCheckpoint === m.batch && this.#ckpt.hasAllSnapshots(m.batch)) {
+          this.#bspCheckpoint = null;
+          this.#advanceCheckpoint();
+          this.#bspNext();
+        } else {
+          this.#advanceCheckpoint();
+        }
         return;
-      }
+      case "GroupCompleted":
+        this.#countRejects(m.rejected);
+        return this.#groupCompleted(from, m.group, m.last, m.timings);
       case "TaskFinished":
-        this.#rejects.merge(m.rejected);
-        return this.#bspTaskFinished(m.executor, m.stage, m.partition);
+        this.#countRejects(m.rejected);
+        return this.#bspTaskFinished(m.executor, m.stage, m.partition, m.batch);
       case "GetMapOutputs": {
         const cur = this.#bsp;
         if (!cur || cur.batch.id !== m.batch) return;
@@ -354,43 +295,63 @@ export class Driver {
       case "TaskFailed":
         return this.#fail(
           new RunError(
-            `step failed in stage ${m.stage}, partition ${m.partition}, batch ${m.batch} (executor ${m.executor}): ${
+            `a task failed in stage ${m.stage}, partition ${m.partition}, batch ${m.batch} (executor ${m.executor}): ${
               m.error.split("\n")[0]
             }`,
           ),
         );
       case "ExecutorStopped": {
-        this.#rejects.merge(m.rejected);
-        const e = this.#execs.get(from);
-        if (e) e.stopped = true;
-        if ([...this.#execs.values()].every((x) => x.stopped)) this.#allStopped?.();
+        this.#countRejects(m.rejected);
+        e.stopped = true;
+        if ([...this.#execs.values()].every((x) => x.stopped || !x.alive)) this.#allStopped?.();
         return;
       }
     }
   }
 
-  /** Authenticated connections by the executor id they gave, registered or not yet. */
-  #conns = new Map<number, Connection>();
+  #countRejects(r: Record<string, Record<string, { count: number; sample: string }>>): void {
+    for (const [task, steps] of Object.entries(r)) {
+      if (this.#rejectsSeen.has(task)) continue;
+      this.#rejectsSeen.add(task);
+      this.#rejects.merge(steps);
+    }
+  }
 
-  #start(): void {
-    const ids = [...this.#execs.keys()].sort((a, b) => a - b).map(executorId);
-    this.#placement = roundRobin(this.#o.plan, ids);
-    const peers = [...this.#execs.values()].map((e) => ({ executor: e.id, host: e.host, port: e.port }));
-    for (const e of this.#execs.values()) {
-      this.#send(e.id, {
+  #alive(): ExecutorId[] {
+    return [...this.#execs.values()].filter((e) => e.alive).map((e) => e.id).sort((a, b) => a - b);
+  }
+
+  #peers() {
+    return [...this.#execs.values()].filter((e) => e.alive).map((e) => ({
+      executor: e.id,
+      host: e.host,
+      port: e.port,
+    }));
+  }
+
+  /** Starts (or restarts, after a global rollback) the job on every live executor. */
+  #startAttempt(from: number): void {
+    const peers = this.#peers();
+    for (const id of this.#alive()) {
+      this.#send(id, {
         type: "StartJob",
         job: this.job,
         attempt: this.#attempt,
         plan: this.#o.plan,
         mode: this.#o.mode,
         peers,
+        placement: this.#placement,
+        from,
+        restore: this.#ckpt.statesFor(this.#placement, id),
+        heartbeatMs: this.#o.heartbeatMs,
       });
     }
   }
 
   #hasRoom(): boolean {
-    const maxBatches = Math.max(4, 2 * this.#o.groupSize);
-    return this.#batches.size < maxBatches && this.#inflightBytes < this.#o.maxBufferBytes;
+    const maxBatches = Math.max(4, 2 * this.#o.groupSize + 2);
+    const uncommitted = this.#nextBatch - (this.#committer?.next ?? 0);
+    return uncommitted < maxBatches && this.#retainedBytes < this.#o.maxBufferBytes;
   }
 
   #onBatch(raw: RawBatch): void {
@@ -402,27 +363,29 @@ export class Driver {
       records: raw.records,
       bytes: raw.data.length,
       final: raw.final,
+      data: raw.data,
+      committed: false,
       cutAt: now,
       dispatchedAt: now,
       scheduleMs: 0,
       completeAt: now,
+      recovered: false,
     };
     this.#batches.set(b.id, b);
-    this.#inflightBytes += b.bytes;
+    this.#retainedBytes += b.bytes;
     this.#recordsIn += b.records;
     if (this.#o.mode === "drizzle") {
-      this.#drizzleDispatch(b, raw.data);
+      this.#drizzleDispatch(b);
       b.dispatchedAt = performance.now();
       b.scheduleMs = b.dispatchedAt - now;
     } else {
-      this.#sendInput(b, raw.data);
       this.#bspQueue.push(b);
       this.#bspNext();
     }
   }
 
   /** drizzle: one RunGroup per executor at each group start, then only input data. */
-  #drizzleDispatch(b: BatchState, data: Uint8Array): void {
+  #drizzleDispatch(b: BatchState): void {
     const g = this.#group;
     if (!g || b.id >= g.first + g.count) {
       const t0 = performance.now();
@@ -430,7 +393,7 @@ export class Driver {
         id: this.#groupsSent++,
         first: b.id,
         count: this.#o.groupSize,
-        waiting: new Set(this.#execs.keys()),
+        waiting: new Set(this.#alive()),
         computeMs: 0,
         shuffleMs: 0,
         scheduleMs: 0,
@@ -438,8 +401,9 @@ export class Driver {
       };
       this.#group = group;
       this.#groups.set(group.id, group);
-      for (const e of this.#execs.values()) {
-        this.#send(e.id, {
+      this.#ckpt.expect(group.first + group.count - 1);
+      for (const id of this.#alive()) {
+        this.#send(id, {
           type: "RunGroup",
           job: this.job,
           attempt: this.#attempt,
@@ -447,20 +411,22 @@ export class Driver {
           first: group.first,
           count: group.count,
           placement: this.#placement,
-          releaseBefore: this.#committer.next,
+          releaseBefore: this.#ckpt.latest.batch + 1,
         });
         this.#scheduleMessages++;
       }
       group.scheduleMs = performance.now() - t0;
     }
     b.group = this.#group!.id;
-    this.#sendInput(b, data);
+    this.#sendInput(b, null);
   }
 
-  #sendInput(b: BatchState, data: Uint8Array): void {
+  /** Sends a batch's input chunks to the owners of the first stage (or only to `only` partitions). */
+  #sendInput(b: BatchState, only: Set<number> | null): void {
     const owners = this.#placement[0];
-    const chunks = splitAtLines(data, owners.length);
+    const chunks = splitAtLines(b.data, owners.length);
     for (let p = 0; p < owners.length; p++) {
+      if (only && !only.has(p)) continue;
       this.#send(owners[p], {
         type: "InputChunk",
         job: this.job,
@@ -474,12 +440,35 @@ export class Driver {
     }
   }
 
-  /** bsp: start the next queued batch once the previous one has run all its stages. */
+  #groupCompleted(from: ExecutorId, group: number, last: number, t: { compute: number; shuffle: number }): void {
+    const g = this.#groups.get(group);
+    if (!g) return;
+    g.computeMs += t.compute;
+    g.shuffleMs += t.shuffle;
+    g.waiting.delete(from);
+    if (g.waiting.size > 0) return;
+    this.#groups.delete(g.id);
+    this.#o.observer.group?.({
+      group: g.id,
+      first: g.first,
+      size: Math.min(g.count, last - g.first + 1),
+      executors: this.#alive().length,
+      computeMs: g.computeMs,
+      shuffleMs: g.shuffleMs,
+      scheduleMs: g.scheduleMs,
+      reason: g.reason,
+    });
+  }
+
+  /** bsp: start the next queued batch once the previous one ran all its stages (and checkpointed). */
   #bspNext(): void {
-    if (this.#bsp || this.#bspQueue.length === 0) return;
+    if (this.#bsp || this.#bspCheckpoint !== null || this.#bspQueue.length === 0) return;
+    if (this.#phase !== "running") return;
     const batch = this.#bspQueue.shift()!;
     batch.dispatchedAt = performance.now();
-    this.#bsp = { batch, stage: 0, finished: 0, locations: this.#o.plan.stages.map((s) => new Array(s.partitions)) };
+    const locations = this.#o.plan.stages.map((s) => new Array<ExecutorId>(s.partitions));
+    this.#bsp = { batch, stage: 0, finished: new Set(), locations };
+    this.#sendInput(batch, null);
     this.#bspLaunch(0);
   }
 
@@ -495,37 +484,51 @@ export class Driver {
         stage,
         partition: p,
         final: cur.batch.final,
-        releaseBefore: this.#committer.next,
+        releaseBefore: this.#ckpt.latest.batch + 1,
       });
       this.#scheduleMessages++;
     });
     cur.batch.scheduleMs += performance.now() - t0;
   }
 
-  #bspTaskFinished(executor: ExecutorId, stage: number, partition: number): void {
+  #bspTaskFinished(executor: ExecutorId, stage: number, partition: number, batch: number): void {
     const cur = this.#bsp;
-    if (!cur || stage !== cur.stage) return;
+    if (!cur || stage !== cur.stage || batch !== cur.batch.id) return;
     cur.locations[stage][partition] = executor;
-    if (++cur.finished < this.#o.plan.stages[stage].partitions) return;
+    cur.finished.add(partition);
+    if (cur.finished.size < this.#o.plan.stages[stage].partitions) return;
     if (stage + 1 < this.#o.plan.stages.length) {
       cur.stage++;
-      cur.finished = 0;
+      cur.finished = new Set();
       this.#bspLaunch(cur.stage);
       return;
     }
     // The last stage's SinkData came before its TaskFinished on the same connection, so the
     // batch is already complete in the committer.
     this.#bsp = null;
+    const b = cur.batch.id;
+    if (!cur.batch.final && (b + 1) % this.#o.checkpointEvery === 0) {
+      this.#ckpt.expect(b);
+      if (this.#ckpt.statefulLanes.length > 0) {
+        // Spark-style: the checkpoint is taken between batches, and the next batch waits for it.
+        this.#bspCheckpoint = b;
+        for (const id of this.#alive()) {
+          this.#send(id, { type: "Checkpoint", job: this.job, attempt: this.#attempt, batch: b });
+          this.#scheduleMessages++;
+        }
+        return;
+      }
+    }
     this.#bspNext();
   }
 
   #onCommitted(id: number, recordsOut: number, bytesOut: number): void {
     const b = this.#batches.get(id);
     if (!b) return;
-    this.#batches.delete(id);
-    this.#inflightBytes -= b.bytes;
+    b.committed = true;
     const now = performance.now();
     this.#latencies.push(now - b.cutAt);
+    for (const r of this.#recoveries) r.firstCommitAt ??= Date.now();
     this.#o.observer.batch?.({
       batch: b.id,
       group: b.group,
@@ -539,7 +542,9 @@ export class Driver {
       commitMs: Math.max(0, now - b.completeAt),
       latencyMs: now - b.cutAt,
       committedAt: Date.now(),
+      recovered: b.recovered,
     });
+    this.#advanceCheckpoint();
     if (this.#writer.gone && !this.#outputClosed) {
       // The reader of stdout went away (`| head`): stop quietly.
       this.#outputClosed = true;
@@ -554,13 +559,117 @@ export class Driver {
     this.#batcher.resume();
   }
 
-  #allStopped: (() => void) | null = null;
+  /** Completes whatever checkpoint can be, and drops the input it covers. */
+  #advanceCheckpoint(): void {
+    const c = this.#ckpt.advance(this.#committer.next);
+    if (!c) return;
+    for (const [id, b] of this.#batches) {
+      if (id > c.batch || !b.committed) continue;
+      this.#batches.delete(id);
+      this.#retainedBytes -= b.bytes;
+    }
+    this.#batcher?.resume();
+  }
+
+  #checkHeartbeats(): void {
+    if (this.#phase !== "running") return;
+    const now = performance.now();
+    const stalled = now - this.#lastTick > this.#o.heartbeatTimeoutMs / 2;
+    this.#lastTick = now;
+    if (stalled) {
+      // This loop itself was held up: messages may be waiting unread; judge nobody this time.
+      for (const e of this.#execs.values()) e.lastSeen = Math.max(e.lastSeen, now - this.#o.heartbeatMs);
+      return;
+    }
+    for (const e of this.#execs.values()) {
+      if (e.alive && now - e.lastSeen > this.#o.heartbeatTimeoutMs) {
+        this.#lost(e.id, `no heartbeat for ${Math.round(now - e.lastSeen)}ms`);
+      }
+    }
+  }
+
+  /** An executor is gone (or silent): fence it off, then recover on the others. */
+  #lost(id: ExecutorId, reason: string): void {
+    const e = this.#execs.get(id);
+    if (!e || !e.alive || e.stopped || this.#phase !== "running") return;
+    e.alive = false;
+    e.conn.close();
+    void this.#o.launcher.kill?.(id);
+    const alive = this.#alive();
+    log.warn(`lost executor ${id} (${reason}); recovering on ${alive.length} executor(s)`);
+    this.#o.observer.event?.(`lost executor ${id}: ${reason}`);
+    if (alive.length === 0) {
+      this.#fail(new RunError(`every executor is gone (the last, ${id}: ${reason})`));
+      return;
+    }
+    for (const g of this.#groups.values()) g.waiting.delete(id);
+    const partial = this.#o.mode === "drizzle" && this.#o.recovery === "partial";
+    const from = this.#ckpt.latest.batch + 1;
+    this.#recoveries.push({
+      executor: id,
+      reason,
+      kind: partial ? "partial" : "global",
+      detectedAt: Date.now(),
+      firstCommitAt: null,
+      replayedBatches: Math.max(0, this.#nextBatch - from),
+    });
+    for (const b of this.#batches.values()) if (b.id >= from && !b.committed) b.recovered = true;
+    if (partial) this.#recoverPartial(id, from);
+    else this.#recoverGlobal(from);
+  }
+
+  /**
+   * drizzle: the lost executor's lanes move to the survivors, which restore their checkpointed
+   * state and re-run them from the checkpoint; everything else carries on untouched.
+   */
+  #recoverPartial(lost: ExecutorId, from: number): void {
+    const old = this.#placement;
+    this.#placement = reassign(old, lost, this.#alive());
+    const moved = (s: number, p: number) => old[s][p] === lost;
+    const peers = this.#peers();
+    for (const id of this.#alive()) {
+      this.#send(id, {
+        type: "Recover",
+        job: this.job,
+        attempt: this.#attempt,
+        lost: [lost],
+        placement: this.#placement,
+        from,
+        restore: this.#ckpt.statesFor(this.#placement, id, moved),
+        peers,
+      });
+      this.#scheduleMessages++;
+    }
+    const movedSources = new Set(old[0].flatMap((owner, p) => (owner === lost ? [p] : [])));
+    for (const b of [...this.#batches.values()].sort((x, y) => x.id - y.id)) {
+      if (b.id >= from) this.#sendInput(b, movedSources);
+    }
+  }
+
+  /** Every lane rolls back to the checkpoint and the batches since are replayed on the survivors. */
+  #recoverGlobal(from: number): void {
+    this.#attempt++;
+    this.#placement = roundRobin(this.#o.plan, this.#alive());
+    this.#ckpt.resetPending();
+    this.#groups.clear();
+    this.#group = null;
+    this.#startAttempt(from);
+    const replay = [...this.#batches.values()].filter((b) => b.id >= from).sort((x, y) => x.id - y.id);
+    if (this.#o.mode === "drizzle") {
+      for (const b of replay) this.#drizzleDispatch(b);
+    } else {
+      this.#bsp = null;
+      this.#bspCheckpoint = null;
+      this.#bspQueue = replay;
+      this.#bspNext();
+    }
+  }
 
   async #finish(): Promise<void> {
     if (this.#phase === "finishing" || this.#phase === "done") return;
     this.#phase = "finishing";
     const stopped = new Promise<void>((r) => (this.#allStopped = r));
-    for (const e of this.#execs.values()) this.#send(e.id, { type: "Shutdown", job: this.job, attempt: this.#attempt });
+    for (const id of this.#alive()) this.#send(id, { type: "Shutdown", job: this.job, attempt: this.#attempt });
     await timeout(stopped, 5000, "").catch(() => log.warn("some executors did not confirm shutdown"));
     try {
       await this.#committer.flushed();
@@ -585,18 +694,27 @@ export class Driver {
       latencies: this.#latencies,
       outputClosed: this.#outputClosed,
       interrupted: this.#interrupted,
+      recoveries: this.#recoveries,
+      checkpoint: this.#ckpt.latest.batch,
     });
   }
 
+  /** Stops the run with an error, after writing out every batch already committed. */
   #fail(e: Error): void {
-    if (this.#phase === "done") return;
+    if (this.#phase === "done" || this.#phase === "finishing") return;
+    this.#phase = "finishing";
     this.#batcher?.stop();
-    void this.#teardown().then(() => this.#failed(e));
+    const flushed = this.#committer ? this.#committer.flushed().catch(() => {}) : Promise.resolve();
+    void flushed
+      .then(() => this.#writer?.close().catch(() => {}))
+      .then(() => this.#teardown())
+      .then(() => this.#failed(e));
   }
 
   async #teardown(): Promise<void> {
     if (this.#phase === "done") return;
     this.#phase = "done";
+    if (this.#ticker) clearInterval(this.#ticker);
     for (const e of this.#execs.values()) e.conn.close();
     for (const c of this.#conns.values()) c.close();
     await this.#o.launcher.stop().catch((e) => log.warn(`stopping executors: ${(e as Error).message}`));
@@ -605,7 +723,7 @@ export class Driver {
 
   #send(to: ExecutorId, m: DriverCommand): void {
     const e = this.#execs.get(to);
-    if (!e) return;
+    if (!e || !e.alive) return;
     e.conn.send(m);
   }
 }

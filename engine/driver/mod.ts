@@ -9,3 +9,4 @@ export * from "./driver.ts";
 export * from "./launcher.ts";
 export * from "./placement.ts";
 export * from "./commit.ts";
+export * from "./checkpoints.ts";

@@ -15,3 +15,12 @@ export function tasksOf(placement: Placement, e: ExecutorId): Array<[number, num
   placement.forEach((parts, s) => parts.forEach((owner, p) => owner === e && out.push([s, p])));
   return out;
 }
+
+/**
+ * Moves every lane of a lost executor to the survivors, spread round-robin so that recovery
+ * work runs in parallel; lanes on survivors stay where they are.
+ */
+export function reassign(placement: Placement, lost: ExecutorId, alive: ExecutorId[]): Placement {
+  let i = 0;
+  return placement.map((parts) => parts.map((owner) => (owner === lost ? alive[i++ % alive.length] : owner)));
+}

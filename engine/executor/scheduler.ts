@@ -3,7 +3,9 @@
  * executor owns, which inputs have arrived, and hands out a task once all of them are there.
  * Tasks of one (stage, partition) run strictly in batch order (they share keyed state); among
  * ready tasks the earliest batch goes first. Inputs may arrive before the task is known (a peer
- * can be faster than the driver's RunGroup); they wait here.
+ * can be faster than the driver's RunGroup); they wait here. After a recovery the same input may
+ * be sent again: an input from an upstream partition already heard from, or for a batch the lane
+ * already ran, is ignored, so re-sending is always safe.
  */
 
 export interface ReadyTask<I> {
@@ -21,6 +23,8 @@ interface Entry<I> {
   /** Inputs needed; -1 until the task is expected. */
   needed: number;
   inputs: I[];
+  /** Upstream partitions heard from (duplicates are dropped). */
+  froms: Set<number>;
   final: boolean;
   /** Already in the ready heap. */
   queued: boolean;
@@ -49,10 +53,14 @@ export class LocalScheduler<I> {
     this.#check(e);
   }
 
-  /** Delivers one input of a task (known or not yet known). */
-  arrive(batch: number, stage: number, partition: number, input: I, final: boolean): void {
+  /** Delivers the input from upstream partition `from` of a task (known or not yet known). */
+  arrive(batch: number, stage: number, partition: number, input: I, final: boolean, from = 0): void {
     if (batch > this.#finalBatch) return;
+    const next = this.#next.get(lane(stage, partition));
+    if (next !== undefined && batch < next) return;
     const e = this.#entry(batch, stage, partition);
+    if (e.froms.has(from)) return;
+    e.froms.add(from);
     e.inputs.push(input);
     if (final) e.final = true;
     this.#check(e);
@@ -72,6 +80,27 @@ export class LocalScheduler<I> {
     if (t.final) this.#finish(t.batch);
     const succ = this.#entries.get(id(t.batch + 1, t.stage, t.partition));
     if (succ) this.#check(succ);
+  }
+
+  /**
+   * Makes a lane (re)start at `batch` (after its state was restored to the end of batch - 1):
+   * anything the lane had waiting for earlier batches is dropped.
+   */
+  startLane(stage: number, partition: number, batch: number): void {
+    this.#next.set(lane(stage, partition), batch);
+    for (const [k, e] of this.#entries) {
+      if (e.stage === stage && e.partition === partition && e.batch < batch) this.#entries.delete(k);
+    }
+    const keep = this.#heap.filter((e) => !(e.stage === stage && e.partition === partition && e.batch < batch));
+    this.#heap.length = 0;
+    for (const e of keep) this.#push(e);
+    const first = this.#entries.get(id(batch, stage, partition));
+    if (first) this.#check(first);
+  }
+
+  /** The next batch a lane will run (undefined for a lane never seen). */
+  nextOf(stage: number, partition: number): number | undefined {
+    return this.#next.get(lane(stage, partition));
   }
 
   /** Tasks expected or with inputs waiting, not yet taken. */
@@ -103,7 +132,7 @@ export class LocalScheduler<I> {
     const k = id(batch, stage, partition);
     let e = this.#entries.get(k);
     if (!e) {
-      e = { batch, stage, partition, needed: -1, inputs: [], final: false, queued: false };
+      e = { batch, stage, partition, needed: -1, inputs: [], froms: new Set(), final: false, queued: false };
       this.#entries.set(k, e);
     }
     return e;

@@ -25,6 +25,11 @@ export class InProcessLauncher implements Launcher {
     }
   }
 
+  /** Stops one executor abruptly: its connections close as if its process had died. */
+  async kill(executor: number): Promise<void> {
+    await this.executors[executor]?.stop();
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.executors.map((e) => e.stop()));
   }

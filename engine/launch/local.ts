@@ -35,7 +35,7 @@ export class LocalLauncher implements Launcher {
       child.stdin!.on("error", () => {});
       child.stdin!.write(spec.secret + "\n");
       child.on("exit", (code, signal) => {
-        this.children.delete(i);
+        if (this.children.get(i) === child) this.children.delete(i);
         if (!this.#stopping) this.onExit?.(i, signal ? `was killed by ${signal}` : `exited with code ${code}`);
       });
       child.on("error", (e) => {
@@ -45,6 +45,20 @@ export class LocalLauncher implements Launcher {
       this.children.set(i, child);
     }
     return Promise.resolve();
+  }
+
+  kill(executor: number): Promise<void> {
+    const c = this.children.get(executor);
+    if (!c || c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      c.once("exit", () => resolve());
+      c.kill("SIGKILL");
+    });
+  }
+
+  /** The process id of an executor (for tests that kill or stop one). */
+  pid(executor: number): number | undefined {
+    return this.children.get(executor)?.pid;
   }
 
   async stop(): Promise<void> {

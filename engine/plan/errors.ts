@@ -27,3 +27,10 @@ export function formatIssue(i: PipelineIssue): string {
   const where = `${i.pos.file}:${i.pos.line}:${i.pos.col}`;
   return i.step ? `${where}: ${i.step}: ${i.message}` : `${where}: ${i.message}`;
 }
+
+/** A value as an error message shows it: JSON, cut short. */
+export function showValue(v: unknown): string {
+  if (v === undefined) return "nothing";
+  const s = JSON.stringify(v);
+  return s.length > 60 ? s.slice(0, 57) + "..." : s;
+}

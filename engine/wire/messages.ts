@@ -55,12 +55,51 @@ export interface PeerAddress {
   port: number;
 }
 
+/** The state of one stateful (stage, partition) after a batch: a checkpoint's unit. */
+export interface LaneState {
+  stage: StageId;
+  partition: PartitionId;
+  /** The state is as of the end of this batch. */
+  batch: BatchId;
+  state: unknown;
+}
+
+/**
+ * Starts (or, with a higher attempt, restarts) the job on an executor: everything from an
+ * earlier attempt is dropped, the given lane states are restored, and batches run from `from`.
+ */
 export interface StartJob extends Envelope {
   type: "StartJob";
-  /** The physical plan (engine/plan), sent once per job. */
+  /** The physical plan (engine/plan), sent once per attempt. */
   plan: unknown;
   mode: "drizzle" | "bsp";
   peers: PeerAddress[];
+  placement: Placement;
+  /** First batch this attempt runs (0, or the batch after the restored checkpoint). */
+  from: BatchId;
+  restore: LaneState[];
+  /** How often to send a Heartbeat when there is nothing else to say. */
+  heartbeatMs: number;
+}
+
+/**
+ * Drizzle mode, partial recovery: executors in `lost` are gone. Lanes move as `placement` says
+ * (for every batch from `from` on); the receiver restores the states it is given, re-runs its
+ * new lanes from `from`, and re-sends the retained map output those lanes need.
+ */
+export interface Recover extends Envelope {
+  type: "Recover";
+  lost: ExecutorId[];
+  placement: Placement;
+  from: BatchId;
+  restore: LaneState[];
+  peers: PeerAddress[];
+}
+
+/** BSP mode: snapshot every stateful lane you own; their state is as of the end of `batch`. */
+export interface Checkpoint extends Envelope {
+  type: "Checkpoint";
+  batch: BatchId;
 }
 
 /** Drizzle mode: one command per executor covers batches first..first+count-1. */
@@ -109,7 +148,15 @@ export interface Shutdown extends Envelope {
   type: "Shutdown";
 }
 
-export type DriverCommand = StartJob | RunGroup | InputChunk | LaunchTask | MapOutputs | Shutdown;
+export type DriverCommand =
+  | StartJob
+  | RunGroup
+  | InputChunk
+  | LaunchTask
+  | MapOutputs
+  | Checkpoint
+  | Recover
+  | Shutdown;
 
 // ---- executor -> driver ----
 
@@ -130,9 +177,12 @@ export interface SinkData extends Envelope {
   records: number;
 }
 
-/** Per-step counts of records rejected by a task (bad input, expression threw). */
+/**
+ * Records rejected (bad input, an expression threw), per task ("batch:stage:partition") and
+ * step. Keyed by task so that a task run twice (after a recovery) is counted once.
+ */
 export interface Rejections {
-  [step: string]: { count: number; sample: string };
+  [task: string]: { [step: string]: { count: number; sample: string } };
 }
 
 export interface TaskTimings {
@@ -181,6 +231,18 @@ export interface TaskFailed extends Envelope {
   error: string;
 }
 
+/** A stateful lane's state at a checkpoint batch (end of a group, or on Checkpoint). */
+export interface StateSnapshot extends Envelope, LaneState {
+  type: "StateSnapshot";
+  executor: ExecutorId;
+}
+
+/** Sent every heartbeat interval; any message also proves the executor alive. */
+export interface Heartbeat extends Envelope {
+  type: "Heartbeat";
+  executor: ExecutorId;
+}
+
 /** Answer to Shutdown: the executor's last counts, sent just before it exits. */
 export interface ExecutorStopped extends Envelope {
   type: "ExecutorStopped";
@@ -190,6 +252,8 @@ export interface ExecutorStopped extends Envelope {
 
 export type ExecutorEvent =
   | ExecutorRegistered
+  | StateSnapshot
+  | Heartbeat
   | ExecutorStopped
   | SinkData
   | GroupCompleted

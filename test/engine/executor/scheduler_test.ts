@@ -27,10 +27,10 @@ describe("LocalScheduler", () => {
     const s = new LocalScheduler<string>();
     s.expect(0, 1, 0, 3);
     s.arrive(0, 1, 0, "from p0", false);
-    s.arrive(0, 1, 0, "from p1", false);
+    s.arrive(0, 1, 0, "from p1", false, 1);
     expect(s.hasReady).toBe(false);
     expect(s.take()).toBeNull();
-    s.arrive(0, 1, 0, "from p2", false);
+    s.arrive(0, 1, 0, "from p2", false, 2);
     expect(s.hasReady).toBe(true);
     const t = s.take()!;
     expect(where(t)).toEqual([0, 1, 0]);
@@ -42,7 +42,7 @@ describe("LocalScheduler", () => {
 
   test("inputs never make a task ready before it is expected", () => {
     const s = new LocalScheduler<number>();
-    for (let i = 0; i < 5; i++) s.arrive(0, 0, 0, i, false);
+    for (let i = 0; i < 5; i++) s.arrive(0, 0, 0, i, false, i);
     expect(s.take()).toBeNull();
     expect(s.pending).toBe(1);
   });
@@ -50,11 +50,11 @@ describe("LocalScheduler", () => {
   test("inputs arriving before expect are kept", () => {
     const s = new LocalScheduler<string>();
     s.arrive(0, 2, 1, "early-a", false);
-    s.arrive(0, 2, 1, "early-b", false);
+    s.arrive(0, 2, 1, "early-b", false, 1);
     expect(s.take()).toBeNull();
     s.expect(0, 2, 1, 3);
     expect(s.take()).toBeNull();
-    s.arrive(0, 2, 1, "late", false);
+    s.arrive(0, 2, 1, "late", false, 2);
     expect(s.take()!.inputs).toEqual(["early-a", "early-b", "late"]);
   });
 
@@ -182,5 +182,40 @@ describe("LocalScheduler", () => {
     expect(s.hasReady).toBe(false);
     s.expect(5, 0, 0, 0);
     expect(where(s.take())).toEqual([5, 0, 0]);
+  });
+});
+
+describe("LocalScheduler after a recovery", () => {
+  test("an input from an upstream partition already heard from is ignored", () => {
+    const s = new LocalScheduler<string>();
+    s.expect(0, 1, 0, 2);
+    s.arrive(0, 1, 0, "a", false, 0);
+    s.arrive(0, 1, 0, "a again", false, 0);
+    expect(s.take()).toBeNull();
+    s.arrive(0, 1, 0, "b", false, 1);
+    expect(s.take()!.inputs).toEqual(["a", "b"]);
+  });
+
+  test("inputs for a batch the lane already ran are ignored", () => {
+    const s = new LocalScheduler<string>();
+    s.expect(0, 1, 0, 1);
+    s.arrive(0, 1, 0, "x", false, 0);
+    const t = s.take()!;
+    s.done(t);
+    s.arrive(0, 1, 0, "x re-sent", false, 1);
+    expect(s.take()).toBeNull();
+    expect(s.pending).toBe(0);
+  });
+
+  test("startLane restarts a lane at a batch, dropping what it waited for before it", () => {
+    const s = new LocalScheduler<string>();
+    s.expect(3, 0, 0, 1);
+    s.arrive(3, 0, 0, "three", false);
+    s.expect(5, 0, 0, 1);
+    s.arrive(5, 0, 0, "five", false);
+    expect(s.take()!.batch).toBe(3);
+    s.startLane(0, 0, 5);
+    expect(s.take()!.inputs).toEqual(["five"]);
+    expect(s.nextOf(0, 0)).toBe(5);
   });
 });
