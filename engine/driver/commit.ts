@@ -18,7 +18,11 @@ export class Committer {
     readonly partitions: number,
     /** Called (in order) after each batch's output has been handed to the writer. */
     readonly onCommitted: (batch: number, records: number, bytes: number) => void,
-  ) {}
+    /** The first batch to commit (after a resume, everything before it is already out). */
+    first = 0,
+  ) {
+    this.#next = first;
+  }
 
   /** The next batch to commit: all before it are committed. */
   get next(): number {

@@ -19,7 +19,9 @@ import {
   newSecret,
   type Placement,
 } from "../wire/mod.ts";
+import { createHash } from "node:crypto";
 import { CheckpointTracker } from "./checkpoints.ts";
+import { CheckpointStore } from "./checkpoint_store.ts";
 import { Committer } from "./commit.ts";
 import { reassign, roundRobin } from "./placement.ts";
 import { type DriverOptions, type RecoveryReport, RunError, type RunSummary } from "./types.ts";
@@ -41,6 +43,8 @@ interface BatchState {
   /** When the last output part arrived. */
   completeAt: number;
   recovered: boolean;
+  /** Input line bytes up to the end of this batch (where a resumed run starts reading). */
+  endOffset: number;
 }
 
 interface GroupState {
@@ -115,6 +119,13 @@ export class Driver {
   #outputClosed = false;
   #interrupted = false;
   #ticker: ReturnType<typeof setInterval> | null = null;
+  #store: CheckpointStore | null = null;
+  /** Input line bytes cut into batches so far (after the skipped part of a resumed run). */
+  #offset = 0;
+  #sinkBytes = 0;
+  /** Batches before this one are written to the sink (not just complete in the committer). */
+  #written = 0;
+  #resumed: RunSummary["resumed"] = null;
   #lastTick = performance.now();
   // bsp: batches waiting to run, the one running, and a checkpoint being taken between batches.
   #bspQueue: BatchState[] = [];
@@ -134,6 +145,8 @@ export class Driver {
       heartbeatMs: 200,
       heartbeatTimeoutMs: 1000,
       checkpointEvery: 10,
+      checkpointDir: "",
+      resume: false,
       observer: {},
       // An option given as undefined keeps its default.
       ...(Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as DriverOptions),
@@ -151,6 +164,7 @@ export class Driver {
       this.#finished = resolve;
       this.#failed = reject;
     });
+    const resume = await this.#prepareStore();
     this.#listener = await listen("127.0.0.1", 0, {
       secret: this.#secret,
       onConnection: (conn) => this.handle({ type: "connected", conn }),
@@ -167,19 +181,20 @@ export class Driver {
         driverPort: this.#listener.port,
       });
       await timeout(registered, o.startTimeoutMs, `executors did not register within ${o.startTimeoutMs}ms`);
-      this.#writer = await openSink(o.plan.sink, o.stdout);
+      this.#writer = await openSink(o.plan.sink, o.stdout, resume?.sinkBytes);
     } catch (e) {
       await this.#teardown();
       throw new RunError(`cannot start: ${(e as Error).message}`);
     }
     const ids = [...this.#execs.keys()].sort((a, b) => a - b).map(executorId);
     this.#placement = roundRobin(o.plan, ids);
-    this.#startAttempt(0);
+    this.#startAttempt(this.#nextBatch);
     const last = o.plan.stages[o.plan.stages.length - 1];
     this.#committer = new Committer(
       this.#writer,
       last.partitions,
       (batch, records, bytes) => this.handle({ type: "committed", batch, records, bytes }),
+      resume?.commitFrom ?? 0,
     );
     this.#batcher = new Batcher(openSource(o.plan.source, o.stdin), {
       intervalMs: o.intervalMs,
@@ -187,6 +202,8 @@ export class Driver {
       batchBytes: o.batchBytes,
       header: o.plan.source.header,
       onHeader: (line) => (this.#header = parseHeader(line, o.plan.source.format)),
+      skipBytes: resume?.offset,
+      cuts: resume?.cuts,
       onBatch: (raw) => this.handle({ type: "batch", raw }),
       hasRoom: () => this.#hasRoom(),
       onError: (error) => this.handle({ type: "inputError", error }),
@@ -195,6 +212,62 @@ export class Driver {
     this.#ticker = setInterval(() => this.handle({ type: "tick" }), o.heartbeatMs);
     this.#batcher.start();
     return done;
+  }
+
+  /**
+   * Opens the checkpoint directory. When resuming, loads the newest intact checkpoint, the sink
+   * manifest and the batch log, and sets the run up to continue exactly where it was committed.
+   */
+  async #prepareStore(): Promise<{ offset: number; cuts: number[]; commitFrom: number; sinkBytes?: number } | null> {
+    const o = this.#o;
+    if (!o.checkpointDir) {
+      if (o.resume) throw new RunError("--resume needs --checkpoint-dir");
+      return null;
+    }
+    const store = new CheckpointStore(o.checkpointDir);
+    this.#store = store;
+    if (!o.resume) {
+      await store.init(true);
+      return null;
+    }
+    if (o.plan.source.kind === "stdin") throw new RunError("--resume needs a file source (stdin cannot be read again)");
+    await store.init(false);
+    const { checkpoint, skipped } = await store.load(this.#pipelineId());
+    for (const s of skipped) log.warn(`checkpoint ${s}; using an older one`);
+    const c = checkpoint ?? { batch: -1, lanes: [], offset: 0, pipeline: "" };
+    const manifest = (await store.manifest()) ?? { batch: -1, bytes: 0 };
+    const logged = await store.batchLog();
+    if (manifest.batch < c.batch) {
+      throw new RunError(
+        `cannot resume: ${o.checkpointDir} has a checkpoint at batch ${c.batch} but output only up to ${manifest.batch}`,
+      );
+    }
+    const cuts: number[] = [];
+    for (let b = c.batch + 1; b <= manifest.batch; b++) {
+      const n = logged.get(b);
+      if (n === undefined) {
+        throw new RunError(`cannot resume: batch ${b} is missing from ${o.checkpointDir}/batches.log`);
+      }
+      cuts.push(n);
+    }
+    this.#ckpt.load({ batch: c.batch, lanes: c.lanes });
+    this.#nextBatch = c.batch + 1;
+    this.#resumed = { checkpoint: c.batch, committed: manifest.batch };
+    this.#sinkBytes = manifest.bytes;
+    this.#written = manifest.batch + 1;
+    log.info(`resuming from checkpoint at batch ${c.batch}; batches up to ${manifest.batch} are already committed`);
+    return {
+      offset: c.offset,
+      cuts,
+      commitFrom: manifest.batch + 1,
+      sinkBytes: o.plan.sink.kind === "file" ? manifest.bytes : undefined,
+    };
+  }
+
+  /** A fingerprint of the plan: a checkpoint is only ever resumed by the pipeline that wrote it. */
+  #pipelineId(): string {
+    const { stages, source, sink } = this.#o.plan;
+    return createHash("sha256").update(JSON.stringify({ stages, source, sink })).digest("hex").slice(0, 16);
   }
 
   /** Stops reading input; what was read is processed and committed, then the run ends. */
@@ -370,7 +443,9 @@ export class Driver {
       scheduleMs: 0,
       completeAt: now,
       recovered: false,
+      endOffset: this.#offset += raw.data.length,
     };
+    this.#store?.logBatch(b.id, b.records);
     this.#batches.set(b.id, b);
     this.#retainedBytes += b.bytes;
     this.#recordsIn += b.records;
@@ -526,6 +601,9 @@ export class Driver {
     const b = this.#batches.get(id);
     if (!b) return;
     b.committed = true;
+    this.#written = id + 1;
+    this.#sinkBytes += bytesOut;
+    this.#store?.commit({ batch: id, bytes: this.#sinkBytes });
     const now = performance.now();
     this.#latencies.push(now - b.cutAt);
     for (const r of this.#recoveries) r.firstCommitAt ??= Date.now();
@@ -561,8 +639,10 @@ export class Driver {
 
   /** Completes whatever checkpoint can be, and drops the input it covers. */
   #advanceCheckpoint(): void {
-    const c = this.#ckpt.advance(this.#committer.next);
+    const c = this.#ckpt.advance(this.#written);
     if (!c) return;
+    const at = this.#batches.get(c.batch);
+    if (this.#store && at) this.#store.save({ ...c, pipeline: this.#pipelineId(), offset: at.endOffset });
     for (const [id, b] of this.#batches) {
       if (id > c.batch || !b.committed) continue;
       this.#batches.delete(id);
@@ -674,6 +754,7 @@ export class Driver {
     try {
       await this.#committer.flushed();
       await this.#writer.close();
+      await this.#store?.flushed();
     } catch (e) {
       if (!this.#writer.gone) {
         await this.#teardown();
@@ -696,6 +777,7 @@ export class Driver {
       interrupted: this.#interrupted,
       recoveries: this.#recoveries,
       checkpoint: this.#ckpt.latest.batch,
+      resumed: this.#resumed,
     });
   }
 

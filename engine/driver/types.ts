@@ -32,6 +32,10 @@ export interface DriverOptions {
   heartbeatTimeoutMs?: number;
   /** bsp: checkpoint every this many batches (drizzle checkpoints at every group end). */
   checkpointEvery?: number;
+  /** Keep checkpoints, the batch log and the sink manifest here ("" = in memory only). */
+  checkpointDir?: string;
+  /** Continue the run whose checkpoints are in checkpointDir (file sources only). */
+  resume?: boolean;
   observer?: DriverObserver;
 }
 
@@ -112,6 +116,8 @@ export interface RunSummary {
   recoveries: RecoveryReport[];
   /** Batch of the last complete checkpoint (-1: none). */
   checkpoint: number;
+  /** When resumed: the checkpoint it started from and the batches already committed before. */
+  resumed: { checkpoint: number; committed: number } | null;
 }
 
 /** A run that cannot go on: every executor died, a task failed, startup failed. */

@@ -19,8 +19,12 @@ export interface BatcherOptions {
   header: boolean;
   /** Called for every batch, in order. */
   onBatch: (b: RawBatch) => void;
-  /** Called once with the header line, before the first batch, when `header` is set. */
-  onHeader?: (line: string) => void;
+  /** Called once with the header line (and its size with the newline), when `header` is set. */
+  onHeader?: (line: string, bytes: number) => void;
+  /** Resume: bytes of line data (after any header) to skip, already covered by a checkpoint. */
+  skipBytes?: number;
+  /** Resume: exact record counts of the first batches (cut as logged before a restart). */
+  cuts?: number[];
   /** False while the consumer has no room: the batcher pauses input and skips timer cuts. */
   hasRoom: () => boolean;
   onError: (e: Error) => void;
@@ -47,6 +51,8 @@ export class Batcher {
 
   constructor(readonly input: Readable, readonly opts: BatcherOptions) {
     this.#headerDone = !opts.header;
+    this.#skip = opts.skipBytes ?? 0;
+    this.#cuts = [...(opts.cuts ?? [])];
   }
 
   start(): void {
@@ -84,6 +90,8 @@ export class Batcher {
   }
 
   #overdue = false;
+  #skip: number;
+  #cuts: number[];
   /** The unread rest of a chunk, kept while paused. */
   #held: Uint8Array | null = null;
   /** The input ended while paused with data held. */
@@ -94,6 +102,7 @@ export class Batcher {
     this.#timer = setTimeout(() => {
       this.#timer = null;
       if (this.#ended) return;
+      if (this.#cuts.length) return this.#arm();
       if (!this.opts.hasRoom()) {
         this.#overdue = true;
         return;
@@ -112,14 +121,21 @@ export class Batcher {
         this.#tail.push(chunk);
         return;
       }
-      const line = Buffer.concat([...this.#tail, chunk.subarray(0, nl)]).toString("utf8");
+      const head = Buffer.concat([...this.#tail, chunk.subarray(0, nl)]);
       this.#tail = [];
       this.#headerDone = true;
-      this.opts.onHeader?.(line);
+      this.opts.onHeader?.(head.toString("utf8"), head.length + 1);
       start = nl + 1;
     }
-    const { batchRecords, batchBytes } = this.opts;
+    if (this.#skip > 0) {
+      const n = Math.min(this.#skip, chunk.length - start);
+      this.#skip -= n;
+      start += n;
+    }
     while (start < chunk.length) {
+      // Resumed runs first re-cut the logged batches exactly; then the usual limits apply.
+      const batchRecords = this.#cuts.length ? this.#cuts[0] : this.opts.batchRecords;
+      const batchBytes = this.#cuts.length ? Infinity : this.opts.batchBytes;
       // Find newlines up to the record limit; the last one found ends the complete part.
       let pos = start;
       let lastNl = -1;
@@ -176,7 +192,8 @@ export class Batcher {
         this.#records++;
       } else if (!this.#headerDone && bytes > 0) {
         this.#headerDone = true;
-        this.opts.onHeader?.(Buffer.concat(this.#tail).toString("utf8"));
+        const head = Buffer.concat(this.#tail);
+        this.opts.onHeader?.(head.toString("utf8"), head.length);
       }
       this.#tail = [];
     }
@@ -184,6 +201,7 @@ export class Batcher {
   }
 
   #cut(final: boolean): void {
+    this.#cuts.shift();
     const data = this.#parts.length === 1 ? this.#parts[0] : Buffer.concat(this.#parts);
     const b: RawBatch = {
       data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),

@@ -1,5 +1,5 @@
 import { createWriteStream } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, truncate } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Writable } from "node:stream";
 import type { SinkPlan } from "../plan/plan.ts";
@@ -31,17 +31,19 @@ export class StreamSink implements SinkWriter {
   write(data: Uint8Array): Promise<void> {
     if (this.#error) return Promise.reject(this.#error);
     if (this.gone || data.length === 0) return Promise.resolve();
-    if (this.out.write(data)) return Promise.resolve();
+    // Resolves once the bytes were handed to the OS: a commit is recorded only after that.
     return new Promise((resolve) => {
+      let settled = false;
       const done = () => {
-        this.out.off("drain", done);
+        if (settled) return;
+        settled = true;
         this.out.off("error", done);
         this.out.off("close", done);
         resolve();
       };
-      this.out.on("drain", done);
       this.out.on("error", done);
       this.out.on("close", done);
+      this.out.write(data, () => done());
     });
   }
 
@@ -57,11 +59,16 @@ export class StreamSink implements SinkWriter {
   }
 }
 
-export async function openSink(plan: SinkPlan, stdout: Writable): Promise<SinkWriter> {
+/**
+ * Opens the sink. `resumeAt` (resuming a run) keeps the first that many bytes of a file sink,
+ * the output committed before the restart, and appends after them.
+ */
+export async function openSink(plan: SinkPlan, stdout: Writable, resumeAt?: number): Promise<SinkWriter> {
   if (plan.kind === "stdout") return new StreamSink(stdout, false);
   const path = plan.path!;
   await mkdir(dirname(path), { recursive: true });
-  const file = createWriteStream(path, { flags: "w" });
+  if (resumeAt !== undefined) await truncate(path, resumeAt).catch(() => {});
+  const file = createWriteStream(path, { flags: resumeAt !== undefined ? "a" : "w" });
   await new Promise<void>((resolve, reject) => {
     file.once("open", () => resolve());
     file.once("error", reject);

@@ -134,3 +134,64 @@ describe("a killed executor loses and duplicates nothing", () => {
     }, 60_000);
   }
 });
+
+describe("failure detection and unrecoverable failures", () => {
+  test("a stopped (SIGSTOP) executor is detected by missed heartbeats and replaced by the others", async () => {
+    const launcher = new LocalLauncher();
+    let committed = 0;
+    const input = words;
+    const { output, summary } = await runPipeline(wordcount, {
+      input,
+      workers: 3,
+      partitions: 6,
+      groupSize: 4,
+      batchRecords: 50,
+      intervalMs: 3_600_000,
+      heartbeatTimeoutMs: 600,
+      launcher,
+      observer: {
+        batch: () => {
+          if (++committed === 5) process.kill(launcher.pid(1)!, "SIGSTOP");
+        },
+      },
+    });
+    expect(summary.recoveries.length).toBe(1);
+    expect(summary.recoveries[0].reason).toContain("no heartbeat");
+    expect(sorted(output)).toEqual([...evaluateReference(wordcount, input, 50).lines].sort());
+  }, 60_000);
+
+  test("when every executor is gone the run fails, after committing what was complete", async () => {
+    const launcher = new InProcessLauncher();
+    let committed = 0;
+    const err = await runPipeline(statusCounts, {
+      input: log,
+      workers: 2,
+      batchRecords: 50,
+      intervalMs: 3_600_000,
+      launcher,
+      observer: {
+        batch: () => {
+          if (++committed === 3) { for (let i = 0; i < 2; i++) void launcher.kill(i); }
+        },
+      },
+    }).then(() => null, (e) => e as Error);
+    expect(err?.name).toBe("RunError");
+    expect(err?.message).toContain("every executor is gone");
+  }, 60_000);
+
+  test("a step that fails outside the per-record guard stops the run with a clear error", async () => {
+    // A key the partitioner cannot handle would be a bug; simulate with an expression that
+    // exhausts the stack when the aggregate output is formatted.
+    const yaml = `
+source: { stdin: {} }
+steps:
+  - keyBy: "line"
+  - aggregate: { count: {} }
+  - map: "(() => { const o = {}; o.self = o; return o; })()"
+sink: { stdout: { format: jsonl } }
+`;
+    const err = await runPipeline(yaml, { input: "a\nb\n", workers: 2 }).then(() => null, (e) => e as Error);
+    expect(err?.name).toBe("RunError");
+    expect(err?.message).toContain("a task failed");
+  }, 30_000);
+});
