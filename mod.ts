@@ -40,7 +40,7 @@ export interface RunPipelineOptions {
   workers?: number;
   partitions?: number;
   mode?: "drizzle" | "bsp";
-  groupSize?: number;
+  groupSize?: number | "auto";
   intervalMs?: number;
   batchRecords?: number;
   /** "in-process" (default here: cheapest) or "local" child processes. */

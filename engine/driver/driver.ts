@@ -24,6 +24,7 @@ import { CheckpointTracker } from "./checkpoints.ts";
 import { CheckpointStore } from "./checkpoint_store.ts";
 import { Committer } from "./commit.ts";
 import { reassign, roundRobin } from "./placement.ts";
+import { GroupSizeController } from "./group_size.ts";
 import { type DriverOptions, type RecoveryReport, RunError, type RunSummary } from "./types.ts";
 
 export * from "./types.ts";
@@ -54,6 +55,8 @@ interface GroupState {
   waiting: Set<number>;
   computeMs: number;
   shuffleMs: number;
+  /** Executors' coordination ms for this group. */
+  coordMs: number;
   scheduleMs: number;
   reason: string;
 }
@@ -89,6 +92,13 @@ export class Driver {
   readonly job: JobId = jobId(randomBytes(6).toString("hex"));
   readonly #secret = newSecret();
   readonly #o: Required<DriverOptions>;
+  /** The group size now (fixed, or the controller's latest decision). */
+  #groupSize: number;
+  #controller: GroupSizeController | null = null;
+  /** Driver-side coordination ms (checkpoint handling) not yet charged to a group. */
+  #coordMs = 0;
+  #lastCommitAt = 0;
+  #batchMs = 0;
   #attempt = 0;
   #listener!: Listener;
   /** Authenticated connections by the executor id they gave, registered or not yet. */
@@ -150,8 +160,18 @@ export class Driver {
       observer: {},
       // An option given as undefined keeps its default.
       ...(Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as DriverOptions),
-      groupSize: opts.mode === "bsp" ? 1 : Math.max(1, opts.groupSize),
+      maxOverhead: 0.05,
+      maxGroupTimeMs: 1000,
     };
+    if (opts.mode === "bsp") this.#groupSize = 1;
+    else if (opts.groupSize === "auto") {
+      this.#controller = new GroupSizeController({
+        maxOverhead: this.#o.maxOverhead,
+        maxGroupTimeMs: this.#o.maxGroupTimeMs,
+        maxGroupSize: 1000,
+      });
+      this.#groupSize = this.#controller.size;
+    } else this.#groupSize = Math.max(1, opts.groupSize);
     const lanes: Array<[number, number]> = [];
     for (const s of opts.plan.stages) if (s.head) { for (let p = 0; p < s.partitions; p++) lanes.push([s.id, p]); }
     this.#ckpt = new CheckpointTracker(lanes);
@@ -335,7 +355,8 @@ export class Driver {
         this.#committer.add(m.batch, m.partition, m.data, m.records);
         return;
       }
-      case "StateSnapshot":
+      case "StateSnapshot": {
+        const t0 = performance.now();
         this.#ckpt.add(m);
         if (this.#bspCheckpoint === m.batch && this.#ckpt.hasAllSnapshots(m.batch)) {
           this.#bspCheckpoint = null;
@@ -344,7 +365,9 @@ export class Driver {
         } else {
           this.#advanceCheckpoint();
         }
+        this.#coordMs += performance.now() - t0;
         return;
+      }
       case "GroupCompleted":
         this.#countRejects(m.rejected);
         return this.#groupCompleted(from, m.group, m.last, m.timings);
@@ -422,7 +445,7 @@ export class Driver {
   }
 
   #hasRoom(): boolean {
-    const maxBatches = Math.max(4, 2 * this.#o.groupSize + 2);
+    const maxBatches = Math.max(4, 2 * this.#groupSize + 2);
     const uncommitted = this.#nextBatch - (this.#committer?.next ?? 0);
     return uncommitted < maxBatches && this.#retainedBytes < this.#o.maxBufferBytes;
   }
@@ -464,15 +487,18 @@ export class Driver {
     const g = this.#group;
     if (!g || b.id >= g.first + g.count) {
       const t0 = performance.now();
+      const decision = this.#controller?.decide() ?? { size: this.#groupSize, reason: "fixed (--group-size)" };
+      this.#groupSize = decision.size;
       const group: GroupState = {
         id: this.#groupsSent++,
         first: b.id,
-        count: this.#o.groupSize,
+        count: decision.size,
         waiting: new Set(this.#alive()),
         computeMs: 0,
         shuffleMs: 0,
+        coordMs: 0,
         scheduleMs: 0,
-        reason: "fixed (--group-size)",
+        reason: decision.reason,
       };
       this.#group = group;
       this.#groups.set(group.id, group);
@@ -515,14 +541,24 @@ export class Driver {
     }
   }
 
-  #groupCompleted(from: ExecutorId, group: number, last: number, t: { compute: number; shuffle: number }): void {
+  #groupCompleted(
+    from: ExecutorId,
+    group: number,
+    last: number,
+    t: { compute: number; shuffle: number; coord: number },
+  ): void {
     const g = this.#groups.get(group);
     if (!g) return;
     g.computeMs += t.compute;
     g.shuffleMs += t.shuffle;
+    g.coordMs = Math.max(g.coordMs, t.coord);
     g.waiting.delete(from);
     if (g.waiting.size > 0) return;
     this.#groups.delete(g.id);
+    // Executors coordinate in parallel: the slowest one's share counts, plus the driver's.
+    const coordinationMs = g.scheduleMs + g.coordMs + this.#coordMs;
+    this.#coordMs = 0;
+    this.#controller?.observe(coordinationMs, this.#batchMs || this.#o.intervalMs);
     this.#o.observer.group?.({
       group: g.id,
       first: g.first,
@@ -531,6 +567,7 @@ export class Driver {
       computeMs: g.computeMs,
       shuffleMs: g.shuffleMs,
       scheduleMs: g.scheduleMs,
+      coordinationMs,
       reason: g.reason,
     });
   }
@@ -605,12 +642,18 @@ export class Driver {
     this.#sinkBytes += bytesOut;
     this.#store?.commit({ batch: id, bytes: this.#sinkBytes });
     const now = performance.now();
+    if (this.#lastCommitAt > 0) {
+      // Time per batch as the stream experiences it: the interval, or less when backlogged.
+      const gap = now - this.#lastCommitAt;
+      this.#batchMs = this.#batchMs === 0 ? gap : this.#batchMs + 0.2 * (gap - this.#batchMs);
+    }
+    this.#lastCommitAt = now;
     this.#latencies.push(now - b.cutAt);
     for (const r of this.#recoveries) r.firstCommitAt ??= Date.now();
     this.#o.observer.batch?.({
       batch: b.id,
       group: b.group,
-      groupSize: this.#o.groupSize,
+      groupSize: this.#groupSize,
       recordsIn: b.records,
       recordsOut,
       bytesIn: b.bytes,

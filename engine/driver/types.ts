@@ -7,8 +7,12 @@ export interface DriverOptions {
   plan: PhysicalPlan;
   mode: "drizzle" | "bsp";
   workers: number;
-  /** Batches per group in drizzle mode (bsp always uses 1). */
-  groupSize: number;
+  /** Batches per group in drizzle mode (bsp always uses 1), or "auto" for the controller. */
+  groupSize: number | "auto";
+  /** auto group size: keep coordination under this fraction of batch time. */
+  maxOverhead?: number;
+  /** auto group size: a group spans at most this long. */
+  maxGroupTimeMs?: number;
   intervalMs: number;
   batchRecords: number;
   batchBytes?: number;
@@ -73,6 +77,8 @@ export interface GroupMetrics {
   shuffleMs: number;
   /** ms the driver spent scheduling the group (building and sending RunGroup). */
   scheduleMs: number;
+  /** ms of coordination in all: driver scheduling and checkpointing plus executors' share. */
+  coordinationMs: number;
   /** Why the group has the size it has. */
   reason: string;
 }

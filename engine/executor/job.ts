@@ -64,7 +64,7 @@ export class JobRun {
   #awaitingLocations = new Map<string, number[]>();
   /** Rejections per task not yet reported: "batch:stage:partition" -> per step counts. */
   #rejected: Rejections = {};
-  #timings = { compute: 0, shuffle: 0, tasks: 0 };
+  #timings = { compute: 0, shuffle: 0, coord: 0 };
   #pumping = false;
   #stopped = false;
   #finalBatch = Infinity;
@@ -158,6 +158,7 @@ export class JobRun {
   }
 
   #runGroup(group: number, first: number, count: number): void {
+    const t0 = performance.now();
     const last = first + count - 1;
     this.#groups.set(group, { first, last });
     this.#groupEnds.add(last);
@@ -166,6 +167,7 @@ export class JobRun {
       if (this.#sched.nextOf(s, p) === undefined) this.#sched.startLane(s, p, Math.max(first, this.#from));
       for (let b = Math.max(first, this.#from); b <= last; b++) this.#sched.expect(b, s, p, this.#neededFor(s));
     });
+    this.#timings.coord += performance.now() - t0;
     this.#checkGroups();
     this.#pump();
   }
@@ -320,6 +322,7 @@ export class JobRun {
   }
 
   #snapshot(stage: number, partition: number, batch: number): void {
+    const t0 = performance.now();
     this.#ports.toDriver({
       type: "StateSnapshot",
       job: this.#ports.job,
@@ -330,6 +333,7 @@ export class JobRun {
       batch,
       state: this.#runners[stage].state(partition)!.snapshot(),
     });
+    this.#timings.coord += performance.now() - t0;
   }
 
   /** bsp: the driver checkpoints between batches; every stateful lane here reports. */
@@ -357,7 +361,7 @@ export class JobRun {
         timings: { ...this.#timings },
         rejected: this.takeRejected(),
       });
-      this.#timings = { compute: 0, shuffle: 0, tasks: 0 };
+      this.#timings = { compute: 0, shuffle: 0, coord: 0 };
     }
   }
 

@@ -190,8 +190,8 @@ export interface TaskTimings {
   compute: number;
   /** ms spent encoding and sending shuffle output. */
   shuffle: number;
-  /** ms tasks sat ready-to-run-but-waiting for a scheduling message (bsp) or inputs. */
-  tasks: number;
+  /** ms spent on coordination: registering a group's tasks, snapshotting state. */
+  coord: number;
 }
 
 /** Drizzle mode: every task this executor owned in the group has run. */

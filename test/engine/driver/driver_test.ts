@@ -61,3 +61,19 @@ describe("scheduling messages", () => {
     expect(b.summary.scheduleMessages / d.summary.scheduleMessages).toBeGreaterThan(50);
   });
 });
+
+test("auto group size: every group says why it has its size, and the output is unchanged", async () => {
+  const reasons: string[] = [];
+  const sizes: number[] = [];
+  const common = { input, workers: 2, partitions: 4, batchRecords: 3, intervalMs: 3_600_000 };
+  const auto = await runPipeline(yaml, {
+    ...common,
+    groupSize: "auto",
+    observer: { group: (g) => (reasons.push(g.reason), sizes.push(g.size)) },
+  });
+  const fixed = await runPipeline(yaml, { ...common, groupSize: 1 });
+  expect(auto.output.split("\n").sort()).toEqual(fixed.output.split("\n").sort());
+  expect(reasons.length).toBeGreaterThan(0);
+  for (const r of reasons) expect(r).toStartWith("auto:");
+  expect(sizes.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(batches - sizes[sizes.length - 1]);
+});
