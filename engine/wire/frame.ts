@@ -1,4 +1,4 @@
-import { Packr } from "msgpackr";
+import { Packr, RESERVE_START_SPACE } from "msgpackr";
 
 /** Frames larger than this are refused: a corrupt length must not make us allocate gigabytes. */
 export const DEFAULT_MAX_FRAME_BYTES = 256 * 1024 * 1024;
@@ -16,10 +16,15 @@ export class FrameError extends Error {
 
 /** Encodes one message as a frame: 4-byte big-endian body length, then the msgpack body. */
 export function encodeFrame(message: unknown): Uint8Array {
-  const body = packr.pack(message);
-  const frame = new Uint8Array(HEADER_BYTES + body.length);
-  new DataView(frame.buffer).setUint32(0, body.length);
-  frame.set(body, HEADER_BYTES);
+  // msgpackr leaves the header's 4 bytes free in front of the body, so the frame is built in
+  // place without copying the body (which can be megabytes of input data). The returned
+  // buffer is not reused by later packs.
+  const frame = packr.pack(message, RESERVE_START_SPACE | HEADER_BYTES);
+  const size = frame.length - HEADER_BYTES;
+  frame[0] = size >>> 24;
+  frame[1] = (size >>> 16) & 0xff;
+  frame[2] = (size >>> 8) & 0xff;
+  frame[3] = size & 0xff;
   return frame;
 }
 
