@@ -23,7 +23,7 @@ import { createHash } from "node:crypto";
 import { CheckpointTracker } from "./checkpoints.ts";
 import { CheckpointStore } from "./checkpoint_store.ts";
 import { Committer } from "./commit.ts";
-import { reassign, roundRobin } from "./placement.ts";
+import { reassign, rebalance, roundRobin } from "./placement.ts";
 import { GroupSizeController } from "./group_size.ts";
 import { type DriverOptions, type RecoveryReport, RunError, type RunSummary } from "./types.ts";
 
@@ -136,6 +136,11 @@ export class Driver {
   /** Batches before this one are written to the sink (not just complete in the committer). */
   #written = 0;
   #resumed: RunSummary["resumed"] = null;
+  /** Replacement executors started and not yet registered. */
+  #joining = new Set<number>();
+  #nextExecutorId = 0;
+  /** bsp: a replacement registered; it joins at the next batch boundary. */
+  #bspJoin = false;
   #lastTick = performance.now();
   // bsp: batches waiting to run, the one running, and a checkpoint being taken between batches.
   #bspQueue: BatchState[] = [];
@@ -162,6 +167,7 @@ export class Driver {
       ...(Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as DriverOptions),
       maxOverhead: 0.05,
       maxGroupTimeMs: 1000,
+      replace: true,
     };
     if (opts.mode === "bsp") this.#groupSize = 1;
     else if (opts.groupSize === "auto") {
@@ -208,6 +214,7 @@ export class Driver {
     }
     const ids = [...this.#execs.keys()].sort((a, b) => a - b).map(executorId);
     this.#placement = roundRobin(o.plan, ids);
+    this.#nextExecutorId = Math.max(...ids) + 1;
     this.#startAttempt(this.#nextBatch);
     const last = o.plan.stages[o.plan.stages.length - 1];
     this.#committer = new Committer(
@@ -331,7 +338,8 @@ export class Driver {
     if (e) e.lastSeen = performance.now();
     if (m.type === "ExecutorRegistered") {
       const conn = this.#conns.get(from);
-      if (m.job !== this.job || !conn || this.#phase !== "starting") return;
+      const joining = this.#joining.delete(from);
+      if (m.job !== this.job || !conn || (this.#phase !== "starting" && !joining)) return;
       this.#execs.set(from, {
         id: from,
         conn,
@@ -342,6 +350,7 @@ export class Driver {
         lastSeen: performance.now(),
       });
       log.debug(`executor ${from} registered (pid ${m.pid}, shuffle ${m.host}:${m.port})`);
+      if (joining) return this.#join(from);
       if (this.#execs.size === this.#o.workers) this.#registered();
       return;
     }
@@ -574,8 +583,15 @@ export class Driver {
 
   /** bsp: start the next queued batch once the previous one ran all its stages (and checkpointed). */
   #bspNext(): void {
-    if (this.#bsp || this.#bspCheckpoint !== null || this.#bspQueue.length === 0) return;
+    if (this.#bsp || this.#bspCheckpoint !== null) return;
     if (this.#phase !== "running") return;
+    if (this.#bspJoin) {
+      // Between batches: restart from the checkpoint with the newcomer in the placement.
+      this.#bspJoin = false;
+      this.#recoverGlobal(this.#ckpt.latest.batch + 1);
+      return;
+    }
+    if (this.#bspQueue.length === 0) return;
     const batch = this.#bspQueue.shift()!;
     batch.dispatchedAt = performance.now();
     const locations = this.#o.plan.stages.map((s) => new Array<ExecutorId>(s.partitions));
@@ -739,6 +755,77 @@ export class Driver {
     for (const b of this.#batches.values()) if (b.id >= from && !b.committed) b.recovered = true;
     if (partial) this.#recoverPartial(id, from);
     else this.#recoverGlobal(from);
+    if (this.#o.replace && this.#o.launcher.add) {
+      const replacement = this.#nextExecutorId++;
+      this.#joining.add(replacement);
+      this.#o.launcher.add(replacement).catch((err) => {
+        this.#joining.delete(replacement);
+        log.warn(`cannot start a replacement executor: ${(err as Error).message}`);
+      });
+    }
+  }
+
+  /**
+   * A replacement executor registered: it takes its share of every stage's lanes, restored from
+   * the checkpoint and re-run from there (drizzle: right away, the way a partial recovery moves
+   * lanes; bsp: at the next batch boundary, by restarting from the checkpoint).
+   */
+  #join(id: ExecutorId): void {
+    if (this.#phase !== "running") return;
+    this.#o.observer.event?.(`executor ${id} joined`);
+    if (this.#o.mode === "bsp") {
+      this.#bspJoin = true;
+      this.#bspNext();
+      return;
+    }
+    const from = this.#ckpt.latest.batch + 1;
+    const old = this.#placement;
+    this.#placement = rebalance(old, id, this.#alive());
+    const moved = (s: number, p: number) => old[s][p] !== this.#placement[s][p];
+    const peers = this.#peers();
+    this.#send(id, {
+      type: "StartJob",
+      job: this.job,
+      attempt: this.#attempt,
+      plan: this.#o.plan,
+      mode: this.#o.mode,
+      peers,
+      placement: this.#placement,
+      from,
+      restore: this.#ckpt.statesFor(this.#placement, id),
+      heartbeatMs: this.#o.heartbeatMs,
+    });
+    const g = this.#group;
+    if (g && g.first + g.count - 1 >= from) {
+      this.#send(id, {
+        type: "RunGroup",
+        job: this.job,
+        attempt: this.#attempt,
+        group: g.id,
+        first: from,
+        count: g.first + g.count - from,
+        placement: this.#placement,
+        releaseBefore: from,
+      });
+    }
+    for (const other of this.#alive()) {
+      if (other === id) continue;
+      this.#send(other, {
+        type: "Recover",
+        job: this.job,
+        attempt: this.#attempt,
+        lost: [],
+        placement: this.#placement,
+        from,
+        restore: this.#ckpt.statesFor(this.#placement, other, moved),
+        peers,
+      });
+      this.#scheduleMessages++;
+    }
+    const movedSources = new Set(old[0].flatMap((_, p) => (moved(0, p) ? [p] : [])));
+    for (const b of [...this.#batches.values()].sort((x, y) => x.id - y.id)) {
+      if (b.id >= from) this.#sendInput(b, movedSources);
+    }
   }
 
   /**

@@ -17,6 +17,8 @@ export interface Launcher {
   start(spec: LaunchSpec): Promise<void>;
   /** Stops every executor it started (gracefully if they have not exited, then by force). */
   stop(): Promise<void>;
+  /** Starts one more executor with this id (a replacement for a lost one), if it can. */
+  add?(executor: number): Promise<void>;
   /** Kills one executor at once (it was declared lost: it must not come back). */
   kill?(executor: number): Promise<void>;
   /** Called by the launcher when an executor process exits on its own (id, exit description). */

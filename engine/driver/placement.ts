@@ -24,3 +24,23 @@ export function reassign(placement: Placement, lost: ExecutorId, alive: Executor
   let i = 0;
   return placement.map((parts) => parts.map((owner) => (owner === lost ? alive[i++ % alive.length] : owner)));
 }
+
+/**
+ * Gives a newly joined executor its share of every stage's partitions, taken from the
+ * executors holding the most; everything else stays where it is.
+ */
+export function rebalance(placement: Placement, newcomer: ExecutorId, alive: ExecutorId[]): Placement {
+  const n = alive.length;
+  return placement.map((parts) => {
+    const out = [...parts];
+    const share = Math.floor(parts.length / n);
+    for (let taken = 0; taken < share; taken++) {
+      const counts = new Map<ExecutorId, number>();
+      for (const o of out) if (o !== newcomer) counts.set(o, (counts.get(o) ?? 0) + 1);
+      const [busiest] = [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0] ?? [];
+      if (busiest === undefined) break;
+      out[out.lastIndexOf(busiest)] = newcomer;
+    }
+    return out;
+  });
+}

@@ -40,6 +40,8 @@ export interface DriverOptions {
   checkpointDir?: string;
   /** Continue the run whose checkpoints are in checkpointDir (file sources only). */
   resume?: boolean;
+  /** Start a replacement for each lost executor, when the launcher can (default true). */
+  replace?: boolean;
   observer?: DriverObserver;
 }
 

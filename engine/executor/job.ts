@@ -415,9 +415,10 @@ export class JobRun {
   }
 
   /**
-   * drizzle, partial recovery: adopt the lanes that moved here (state restored, re-run from
-   * `from`), and re-send the kept map output that the moved lanes need. Lanes that stayed put
-   * keep their state and carry on; whatever they receive twice is ignored by the scheduler.
+   * drizzle, partial recovery and rebalancing: adopt the lanes that moved here (state restored,
+   * re-run from `from`), drop the lanes that moved away, and re-send the kept map output that
+   * the moved lanes need. Lanes that stayed put keep their state and carry on; whatever they
+   * receive twice is ignored by the scheduler.
    */
   #recover(m: Recover): void {
     for (const e of m.lost) this.#ports.dropPeer(e as ExecutorId);
@@ -428,6 +429,12 @@ export class JobRun {
       new Set(parts.flatMap((owner, p) => (old[s]?.[p] !== owner ? [p] : [])))
     );
     const restore = new Map(m.restore.map((l) => [laneKey(l.stage, l.partition), l]));
+    // Lanes that moved away (to a new executor) stop here; their new owner re-runs them.
+    old.forEach((parts, s) =>
+      parts.forEach((owner, p) => {
+        if (owner === this.#ports.id && m.placement[s][p] !== owner) this.#sched.dropLane(s, p);
+      })
+    );
     this.#forOwnedLanes((s, p) => {
       if (!moved[s].has(p)) return;
       const state = this.#runners[s].state(p);

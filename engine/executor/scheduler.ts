@@ -98,6 +98,15 @@ export class LocalScheduler<I> {
     if (first) this.#check(first);
   }
 
+  /** Forgets a lane that moved to another executor: its waiting tasks and inputs go. */
+  dropLane(stage: number, partition: number): void {
+    this.#next.delete(lane(stage, partition));
+    for (const [k, e] of this.#entries) if (e.stage === stage && e.partition === partition) this.#entries.delete(k);
+    const keep = this.#heap.filter((e) => !(e.stage === stage && e.partition === partition));
+    this.#heap.length = 0;
+    for (const e of keep) this.#push(e);
+  }
+
   /** The next batch a lane will run (undefined for a lane never seen). */
   nextOf(stage: number, partition: number): number | undefined {
     return this.#next.get(lane(stage, partition));

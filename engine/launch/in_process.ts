@@ -11,18 +11,23 @@ export class InProcessLauncher implements Launcher {
   readonly executors: Executor[] = [];
   onExit?: (executor: number, how: string) => void;
 
+  #spec: LaunchSpec | null = null;
+
   async start(spec: LaunchSpec): Promise<void> {
-    for (let i = 0; i < spec.count; i++) {
-      const ex = await Executor.start({
-        id: executorId(i),
-        job: jobId(spec.job),
-        secret: spec.secret,
-        driverHost: spec.driverHost,
-        driverPort: spec.driverPort,
-        listenHost: "127.0.0.1",
-      });
-      this.executors.push(ex);
-    }
+    this.#spec = spec;
+    for (let i = 0; i < spec.count; i++) await this.add(i);
+  }
+
+  async add(executor: number): Promise<void> {
+    const spec = this.#spec!;
+    this.executors[executor] = await Executor.start({
+      id: executorId(executor),
+      job: jobId(spec.job),
+      secret: spec.secret,
+      driverHost: spec.driverHost,
+      driverPort: spec.driverPort,
+      listenHost: "127.0.0.1",
+    });
   }
 
   /** Stops one executor abruptly: its connections close as if its process had died. */
@@ -31,6 +36,6 @@ export class InProcessLauncher implements Launcher {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.executors.map((e) => e.stop()));
+    await Promise.all(this.executors.filter(Boolean).map((e) => e.stop()));
   }
 }

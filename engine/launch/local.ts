@@ -19,32 +19,43 @@ export class LocalLauncher implements Launcher {
 
   constructor(readonly command: string[] = selfCommand()) {}
 
+  #spec: LaunchSpec | null = null;
+
   start(spec: LaunchSpec): Promise<void> {
-    const [cmd, ...args] = this.command;
-    for (let i = 0; i < spec.count; i++) {
-      const child = spawn(cmd, [...args, "executor"], {
-        stdio: ["pipe", "ignore", "inherit"],
-        env: {
-          ...process.env,
-          DRIZZLE_DRIVER: `${spec.driverHost}:${spec.driverPort}`,
-          DRIZZLE_EXECUTOR_ID: String(i),
-          DRIZZLE_JOB: spec.job,
-          DRIZZLE_LOG_LEVEL: logLevel(),
-        },
-      });
-      child.stdin!.on("error", () => {});
-      child.stdin!.write(spec.secret + "\n");
-      child.on("exit", (code, signal) => {
-        if (this.children.get(i) === child) this.children.delete(i);
-        if (!this.#stopping) this.onExit?.(i, signal ? `was killed by ${signal}` : `exited with code ${code}`);
-      });
-      child.on("error", (e) => {
-        this.children.delete(i);
-        if (!this.#stopping) this.onExit?.(i, `could not start: ${e.message}`);
-      });
-      this.children.set(i, child);
-    }
+    this.#spec = spec;
+    for (let i = 0; i < spec.count; i++) this.#spawn(i);
     return Promise.resolve();
+  }
+
+  add(executor: number): Promise<void> {
+    if (!this.#stopping) this.#spawn(executor);
+    return Promise.resolve();
+  }
+
+  #spawn(i: number): void {
+    const spec = this.#spec!;
+    const [cmd, ...args] = this.command;
+    const child = spawn(cmd, [...args, "executor"], {
+      stdio: ["pipe", "ignore", "inherit"],
+      env: {
+        ...process.env,
+        DRIZZLE_DRIVER: `${spec.driverHost}:${spec.driverPort}`,
+        DRIZZLE_EXECUTOR_ID: String(i),
+        DRIZZLE_JOB: spec.job,
+        DRIZZLE_LOG_LEVEL: logLevel(),
+      },
+    });
+    child.stdin!.on("error", () => {});
+    child.stdin!.write(spec.secret + "\n");
+    child.on("exit", (code, signal) => {
+      if (this.children.get(i) === child) this.children.delete(i);
+      if (!this.#stopping) this.onExit?.(i, signal ? `was killed by ${signal}` : `exited with code ${code}`);
+    });
+    child.on("error", (e) => {
+      if (this.children.get(i) === child) this.children.delete(i);
+      if (!this.#stopping) this.onExit?.(i, `could not start: ${e.message}`);
+    });
+    this.children.set(i, child);
   }
 
   kill(executor: number): Promise<void> {

@@ -49,10 +49,12 @@ async function trial(t: Trial) {
           void launcher.kill(t.victim);
         }
       },
+      event: (e) => events.push(e),
     },
   });
+  const events: string[] = [];
   const { output, summary } = await run;
-  return { output, summary, killed, ref: evaluateReference(t.yaml, t.input, batchRecords) };
+  return { output, summary, killed, events, ref: evaluateReference(t.yaml, t.input, batchRecords) };
 }
 
 describe("a killed executor loses and duplicates nothing", () => {
@@ -131,9 +133,35 @@ describe("a killed executor loses and duplicates nothing", () => {
       expect(r.summary.recoveries[0].kind).toBe(c.mode === "drizzle" ? c.recovery : "global");
       expect(sorted(r.output)).toEqual([...r.ref.lines].sort());
       expect(r.summary.rejectedTotal).toBe(r.ref.rejected);
+      expect(r.events[0]).toStartWith(`lost executor ${c.victim}`);
     }, 60_000);
   }
 });
+
+test("a replacement executor joins and takes over a share of the lanes", async () => {
+  const launcher = new LocalLauncher();
+  let committed = 0;
+  const events: string[] = [];
+  const input = words.repeat(3);
+  const { output, summary } = await runPipeline(wordcount, {
+    input,
+    workers: 2,
+    partitions: 4,
+    groupSize: 2,
+    batchRecords: 50,
+    intervalMs: 3_600_000,
+    launcher,
+    observer: {
+      batch: () => {
+        if (++committed === 4) void launcher.kill(0);
+      },
+      event: (e) => events.push(e),
+    },
+  });
+  expect(events).toContain("executor 2 joined");
+  expect(summary.recoveries.length).toBe(1);
+  expect(sorted(output)).toEqual([...evaluateReference(wordcount, input, 50).lines].sort());
+}, 60_000);
 
 describe("failure detection and unrecoverable failures", () => {
   test("a stopped (SIGSTOP) executor is detected by missed heartbeats and replaced by the others", async () => {
