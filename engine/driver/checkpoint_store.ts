@@ -56,9 +56,9 @@ export class CheckpointStore {
     this.#kick();
   }
 
-  /** Records one batch boundary (batch id and record count), before the batch is dispatched. */
-  logBatch(batch: number, records: number): void {
-    this.#log += `${batch} ${records}\n`;
+  /** Records one batch (id, record count, processing time) before the batch is dispatched. */
+  logBatch(batch: number, records: number, time: number): void {
+    this.#log += `${batch} ${records} ${time}\n`;
     this.#kick();
   }
 
@@ -135,12 +135,12 @@ export class CheckpointStore {
     return { checkpoint: null, skipped };
   }
 
-  async batchLog(): Promise<Map<number, number>> {
-    const out = new Map<number, number>();
+  async batchLog(): Promise<Map<number, { records: number; time: number }>> {
+    const out = new Map<number, { records: number; time: number }>();
     try {
       for (const line of (await readFile(join(this.dir, "batches.log"), "utf8")).split("\n")) {
-        const [b, n] = line.split(" ").map(Number);
-        if (Number.isInteger(b) && Number.isInteger(n)) out.set(b, n);
+        const [b, records, time] = line.split(" ").map(Number);
+        if (Number.isInteger(b) && Number.isInteger(records)) out.set(b, { records, time });
       }
     } catch {
       // No log yet: nothing was cut.

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { isStateful } from "../plan/plan.ts";
 import { Rejects } from "../ops/reject.ts";
 import { Batcher, type RawBatch, splitAtLines } from "../io/batcher.ts";
 import { parseHeader } from "../io/decode.ts";
@@ -46,6 +47,8 @@ interface BatchState {
   recovered: boolean;
   /** Input line bytes up to the end of this batch (where a resumed run starts reading). */
   endOffset: number;
+  /** Processing time of the batch (epoch ms at the cut; a resumed run reuses the logged one). */
+  time: number;
 }
 
 interface GroupState {
@@ -136,6 +139,8 @@ export class Driver {
   /** Batches before this one are written to the sink (not just complete in the committer). */
   #written = 0;
   #resumed: RunSummary["resumed"] = null;
+  /** Resume: processing times of the batches re-cut from the log. */
+  #loggedTimes = new Map<number, number>();
   /** Replacement executors started and not yet registered. */
   #joining = new Set<number>();
   #nextExecutorId = 0;
@@ -179,7 +184,11 @@ export class Driver {
       this.#groupSize = this.#controller.size;
     } else this.#groupSize = Math.max(1, opts.groupSize);
     const lanes: Array<[number, number]> = [];
-    for (const s of opts.plan.stages) if (s.head) { for (let p = 0; p < s.partitions; p++) lanes.push([s.id, p]); }
+    for (const s of opts.plan.stages) {
+      if (isStateful(s)) {
+        for (let p = 0; p < s.partitions; p++) lanes.push([s.id, p]);
+      }
+    }
     this.#ckpt = new CheckpointTracker(lanes);
   }
 
@@ -271,11 +280,12 @@ export class Driver {
     }
     const cuts: number[] = [];
     for (let b = c.batch + 1; b <= manifest.batch; b++) {
-      const n = logged.get(b);
-      if (n === undefined) {
+      const entry = logged.get(b);
+      if (entry === undefined) {
         throw new RunError(`cannot resume: batch ${b} is missing from ${o.checkpointDir}/batches.log`);
       }
-      cuts.push(n);
+      cuts.push(entry.records);
+      this.#loggedTimes.set(b, entry.time);
     }
     this.#ckpt.load({ batch: c.batch, lanes: c.lanes });
     this.#nextBatch = c.batch + 1;
@@ -398,6 +408,7 @@ export class Driver {
         return;
       }
       case "TaskFailed":
+        if (m.batch < 0) return this.#fail(new RunError(`executor ${m.executor}: ${m.error}`));
         return this.#fail(
           new RunError(
             `a task failed in stage ${m.stage}, partition ${m.partition}, batch ${m.batch} (executor ${m.executor}): ${
@@ -476,8 +487,9 @@ export class Driver {
       completeAt: now,
       recovered: false,
       endOffset: this.#offset += raw.data.length,
+      time: this.#loggedTimes.get(this.#nextBatch - 1) ?? Date.now(),
     };
-    this.#store?.logBatch(b.id, b.records);
+    this.#store?.logBatch(b.id, b.records, b.time);
     this.#batches.set(b.id, b);
     this.#retainedBytes += b.bytes;
     this.#recordsIn += b.records;
@@ -544,6 +556,7 @@ export class Driver {
         batch: b.id,
         partition: p,
         data: chunks[p],
+        time: b.time,
         final: b.final,
         header: this.#header,
       });

@@ -12,6 +12,10 @@ import {
   type Message,
   type PeerMessage,
 } from "../wire/mod.ts";
+import { readFile } from "node:fs/promises";
+import type { PhysicalPlan } from "../plan/plan.ts";
+import { loadTables } from "../ops/join.ts";
+import { loadUdfs } from "../ops/udf.ts";
 import { type JobPorts, JobRun } from "./job.ts";
 
 export interface ExecutorOptions {
@@ -42,6 +46,8 @@ export class Executor {
   /** Executors the driver declared lost: nothing more is sent to or taken from them. */
   #lost = new Set<number>();
   #heartbeat: ReturnType<typeof setInterval> | null = null;
+  /** While a job's udfs and tables load: the messages that arrived meanwhile. */
+  #loading: Array<() => void> | null = null;
   #stopped = false;
   #resolveDone!: () => void;
   /** Resolves when the executor has shut down. */
@@ -123,24 +129,61 @@ export class Executor {
 
   #onDriver(m: DriverCommand): void {
     if (m.job !== this.#opts.job || this.#stopped) return;
+    if (this.#loading && m.type !== "StartJob") {
+      this.#loading.push(() => this.#onDriver(m));
+      return;
+    }
     if (m.type === "StartJob") {
       if (this.#run && m.attempt <= this.#run.attempt) return;
       this.#run?.stop();
-      this.#run = new JobRun(this.#ports, m);
-      if (!this.#heartbeat) {
-        this.#heartbeat = setInterval(
-          () =>
-            this.#toDriver({
-              type: "Heartbeat",
-              job: this.#opts.job,
-              attempt: this.#run?.attempt ?? 0,
-              executor: this.id,
-            }),
-          m.heartbeatMs,
-        );
-      }
+      this.#run = null;
+      this.#startHeartbeat(m.heartbeatMs);
+      // Udf modules and join tables load before any task runs; meanwhile messages wait.
+      const waiting: Array<() => void> = [];
+      this.#loading = waiting;
+      const plan = m.plan as PhysicalPlan;
+      Promise.all([loadUdfs(plan), loadTables(plan, (p) => readFile(p, "utf8"))]).then(
+        () => {
+          if (this.#loading !== waiting) return;
+          this.#loading = null;
+          this.#run = new JobRun(this.#ports, m);
+          for (const f of waiting) f();
+        },
+        (e) => {
+          this.#loading = null;
+          this.#toDriver({
+            type: "TaskFailed",
+            job: this.#opts.job,
+            attempt: m.attempt,
+            executor: this.id,
+            batch: -1,
+            stage: -1,
+            partition: -1,
+            error: `cannot start the job: ${(e as Error).message}`,
+          });
+        },
+      );
       return;
     }
+    this.#dispatch(m);
+  }
+
+  #startHeartbeat(ms: number): void {
+    if (!this.#heartbeat) {
+      this.#heartbeat = setInterval(
+        () =>
+          this.#toDriver({
+            type: "Heartbeat",
+            job: this.#opts.job,
+            attempt: this.#run?.attempt ?? 0,
+            executor: this.id,
+          }),
+        ms,
+      );
+    }
+  }
+
+  #dispatch(m: DriverCommand): void {
     const run = this.#run;
     if (!run || !isCurrent(m, this.#opts.job, run.attempt)) return;
     if (m.type === "Shutdown") {
@@ -158,6 +201,10 @@ export class Executor {
   }
 
   #onPeer(c: Connection, m: Message): void {
+    if (this.#loading) {
+      this.#loading.push(() => this.#onPeer(c, m));
+      return;
+    }
     const run = this.#run;
     if (!run || this.#lost.has(c.peer)) return;
     const msg = m as PeerMessage;

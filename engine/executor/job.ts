@@ -1,4 +1,4 @@
-import type { PhysicalPlan } from "../plan/plan.ts";
+import { isStateful, type PhysicalPlan } from "../plan/plan.ts";
 import { Rejects } from "../ops/reject.ts";
 import type {
   Block,
@@ -27,11 +27,16 @@ export interface JobPorts {
   setPeers(peers: StartJob["peers"]): void;
 }
 
-type Input = { kind: "source"; data: Uint8Array; header?: string[] } | unknown[];
+type SourceInput = { kind: "source"; data: Uint8Array; header?: string[]; time: number };
+/** One upstream task's block for a reduce task, with the batch facts it carries. */
+type BlockInput = { records: unknown[]; time: number; maxTime: number | null };
+type Input = SourceInput | BlockInput;
 
 interface Output {
   blocks: unknown[][];
   final: boolean;
+  time: number;
+  maxTime: number | null;
 }
 
 /** How long a burst of task runs may hold the event loop before letting I/O in. */
@@ -103,7 +108,13 @@ export class JobRun {
         this.#runGroup(m.group, m.first, m.count);
         break;
       case "InputChunk":
-        this.#sched.arrive(m.batch, 0, m.partition, { kind: "source", data: m.data, header: m.header }, m.final);
+        this.#sched.arrive(
+          m.batch,
+          0,
+          m.partition,
+          { kind: "source", data: m.data, header: m.header, time: m.time },
+          m.final,
+        );
         this.#pump();
         break;
       case "LaunchTask":
@@ -125,10 +136,10 @@ export class JobRun {
   onPeer(m: PeerMessage, reply: (m: PeerMessage) => void): void {
     switch (m.type) {
       case "ShuffleBlocks":
-        this.#deliver(m.batch, m.stage, m.from, m.blocks, m.final);
+        this.#deliver(m.batch, m.stage, m.from, m.blocks, m.final, m.time, m.maxTime);
         break;
       case "FetchBlocks":
-        this.#serveFetch(m.batch, m.stage, m.partitions, (from, blocks) =>
+        this.#serveFetch(m.batch, m.stage, m.partitions, (from, out, blocks) =>
           reply({
             type: "BlocksFetched",
             job: this.#ports.job,
@@ -136,11 +147,13 @@ export class JobRun {
             batch: m.batch,
             stage: m.stage,
             from,
+            time: out.time,
+            maxTime: out.maxTime,
             blocks,
           }));
         break;
       case "BlocksFetched":
-        this.#deliver(m.batch, m.stage + 1, m.from, m.blocks, false);
+        this.#deliver(m.batch, m.stage + 1, m.from, m.blocks, false, m.time, m.maxTime);
         break;
     }
   }
@@ -150,7 +163,7 @@ export class JobRun {
   }
 
   #isStateful(stage: number): boolean {
-    return this.plan.stages[stage].head !== undefined;
+    return isStateful(this.plan.stages[stage]);
   }
 
   #restore(l: LaneState): void {
@@ -212,7 +225,7 @@ export class JobRun {
           batch,
           mapStage,
           partitions,
-          (from, blocks) => this.#deliver(batch, mapStage + 1, from, blocks, false),
+          (from, out, blocks) => this.#deliver(batch, mapStage + 1, from, blocks, false, out.time, out.maxTime),
         );
       } else {
         this.#ports.toPeer(e, {
@@ -231,19 +244,30 @@ export class JobRun {
     batch: number,
     stage: number,
     partitions: number[],
-    reply: (from: number, blocks: Block[]) => void,
+    reply: (from: number, out: Output, blocks: Block[]) => void,
   ): void {
     const outs = this.#outputs.get(batch);
     if (!outs) return;
     for (const [k, out] of outs) {
       const [s, from] = k.split(":").map(Number);
       if (s !== stage) continue;
-      reply(from, partitions.map((p) => ({ partition: p, records: out.blocks[p] })));
+      reply(from, out, partitions.map((p) => ({ partition: p, records: out.blocks[p] })));
     }
   }
 
-  #deliver(batch: number, stage: number, from: number, blocks: Block[], final: boolean): void {
-    for (const b of blocks) this.#sched.arrive(batch, stage, b.partition, b.records, final, from);
+  #deliver(
+    batch: number,
+    stage: number,
+    from: number,
+    blocks: Block[],
+    final: boolean,
+    time: number,
+    maxTime: number | null,
+  ): void {
+    for (const b of blocks) {
+      const input: BlockInput = { records: b.records, time, maxTime };
+      this.#sched.arrive(batch, stage, b.partition, input, final, from);
+    }
     this.#pump();
   }
 
@@ -272,10 +296,9 @@ export class JobRun {
     const runner = this.#runners[stage];
     const t0 = performance.now();
     let out: TaskOutput;
+    let input: TaskInput;
     try {
-      const input: TaskInput = stage === 0
-        ? (inputs[0] as TaskInput)
-        : { kind: "shuffle", blocks: inputs as unknown[][] };
+      input = stage === 0 ? (inputs[0] as SourceInput) : shuffleInput(inputs as BlockInput[]);
       out = runner.run(partition, input, final);
     } catch (e) {
       this.#ports.toDriver({
@@ -298,8 +321,9 @@ export class JobRun {
     if (out.kind === "sink") {
       this.#ports.toDriver({ type: "SinkData", job, attempt, batch, partition, data: out.data, records: out.records });
     } else {
-      this.#keep(batch, stage, partition, out.blocks, final);
-      if (this.mode === "drizzle") this.#push(batch, stage + 1, partition, out.blocks, final, null);
+      const kept: Output = { blocks: out.blocks, final, time: input.time, maxTime: out.maxTime };
+      this.#keep(batch, stage, partition, kept);
+      if (this.mode === "drizzle") this.#push(batch, stage + 1, partition, kept, null);
     }
     this.#timings.shuffle += performance.now() - t1;
     if (this.mode === "bsp") {
@@ -366,10 +390,10 @@ export class JobRun {
   }
 
   /** Keeps a map task's output until a checkpoint covers its batch (bsp fetches, recovery). */
-  #keep(batch: number, stage: number, partition: number, blocks: unknown[][], final: boolean): void {
+  #keep(batch: number, stage: number, partition: number, out: Output): void {
     let m = this.#outputs.get(batch);
     if (!m) this.#outputs.set(batch, m = new Map());
-    m.set(laneKey(stage, partition), { blocks, final });
+    m.set(laneKey(stage, partition), out);
   }
 
   #release(before: number): void {
@@ -380,14 +404,8 @@ export class JobRun {
    * drizzle: sends each reduce partition its block, one message per owning executor. With
    * `only`, sends just the blocks of those partitions (re-sending after a recovery).
    */
-  #push(
-    batch: number,
-    stage: number,
-    from: number,
-    blocks: unknown[][],
-    final: boolean,
-    only: Set<number> | null,
-  ): void {
+  #push(batch: number, stage: number, from: number, out: Output, only: Set<number> | null): void {
+    const { blocks, final, time, maxTime } = out;
     const owners = this.#placement[stage];
     const byExecutor = new Map<number, Block[]>();
     for (let p = 0; p < blocks.length; p++) {
@@ -398,7 +416,7 @@ export class JobRun {
       list.push({ partition: p, records: blocks[p] });
     }
     for (const [e, list] of byExecutor) {
-      if (e === this.#ports.id) this.#deliver(batch, stage, from, list, final);
+      if (e === this.#ports.id) this.#deliver(batch, stage, from, list, final, time, maxTime);
       else {
         this.#ports.toPeer(e as ExecutorId, {
           type: "ShuffleBlocks",
@@ -408,6 +426,8 @@ export class JobRun {
           stage,
           from,
           final,
+          time,
+          maxTime,
           blocks: list,
         });
       }
@@ -449,10 +469,21 @@ export class JobRun {
       if (batch < m.from) continue;
       for (const [k, out] of outs) {
         const [s, from] = k.split(":").map(Number);
-        if (moved[s + 1]?.size) this.#push(batch, s + 1, from, out.blocks, out.final, moved[s + 1]);
+        if (moved[s + 1]?.size) this.#push(batch, s + 1, from, out, moved[s + 1]);
       }
     }
     this.#checkGroups();
     this.#pump();
   }
+}
+
+/** The input of a reduce task: every upstream block, and the batch facts they carry. */
+function shuffleInput(inputs: BlockInput[]): TaskInput {
+  let time = 0;
+  let maxTime: number | null = null;
+  for (const i of inputs) {
+    if (i.time > time) time = i.time;
+    if (i.maxTime !== null && (maxTime === null || i.maxTime > maxTime)) maxTime = i.maxTime;
+  }
+  return { kind: "shuffle", blocks: inputs.map((i) => i.records), time, maxTime };
 }

@@ -1,32 +1,66 @@
-import type { PhysicalPlan, StagePlan } from "../plan/plan.ts";
+import type { PhysicalPlan, StagePlan, WindowPlan } from "../plan/plan.ts";
 import { AggregateFns, AggregateState, Combiner, type Partial } from "../ops/aggregate.ts";
 import { compileExpression } from "../ops/expr.ts";
 import { type Emit, fuseSteps } from "../ops/narrow.ts";
-import { normalizeKey, partitionOf } from "../ops/partition.ts";
+import { type Key, normalizeKey, partitionOf } from "../ops/partition.ts";
 import type { Rejects } from "../ops/reject.ts";
+import { eventTime, Watermark, WindowState } from "../ops/window.ts";
 import { decodeRecords } from "../io/decode.ts";
 import { encodeRecords } from "../io/encode.ts";
 
-/** What a task reads: raw source bytes (stage 0) or shuffle blocks from every upstream task. */
+/**
+ * What a task reads: raw source bytes (stage 0) or shuffle blocks from every upstream task.
+ * `time` is the batch's processing time (set by the driver when it cut the batch, so a re-run
+ * sees the same); `maxTime` is the highest event time any upstream task saw in the batch.
+ */
 export type TaskInput =
-  | { kind: "source"; data: Uint8Array; header?: string[] }
-  | { kind: "shuffle"; blocks: unknown[][] };
+  | { kind: "source"; data: Uint8Array; header?: string[]; time: number }
+  | { kind: "shuffle"; blocks: unknown[][]; time: number; maxTime: number | null };
 
 /** What a task produced: one block per downstream partition, or formatted sink output. */
 export type TaskOutput =
-  | { kind: "shuffle"; blocks: unknown[][]; records: number }
+  | { kind: "shuffle"; blocks: unknown[][]; records: number; maxTime: number | null }
   | { kind: "sink"; data: Uint8Array; records: number };
+
+/** The keyed state of one stateful partition: what checkpoints save and recovery restores. */
+export interface LaneStateHolder {
+  snapshot(): unknown;
+  restore(s: unknown): void;
+}
+
+/** A window stage's partition: its windows and its watermark, checkpointed together. */
+class WindowLane implements LaneStateHolder {
+  readonly windows: WindowState;
+  readonly watermark: Watermark;
+  constructor(readonly plan: WindowPlan) {
+    this.windows = new WindowState(plan);
+    this.watermark = new Watermark(plan.maxDelayMs, plan.idleTimeoutMs);
+  }
+  snapshot(): unknown {
+    return { windows: this.windows.snapshot(), watermark: this.watermark.snapshot() };
+  }
+  restore(s: unknown): void {
+    const v = s as { windows: unknown; watermark: { max: number | null } } | [];
+    if (Array.isArray(v)) return; // an empty checkpoint: nothing to restore
+    this.windows.restore(v.windows);
+    this.watermark.restore(v.watermark);
+  }
+}
 
 /**
  * Runs the tasks of one stage. Compiled once per executor; holds the keyed state of each
- * partition this executor owns (the reduce side of an aggregate).
+ * partition this executor owns (the reduce side of an aggregate, or of a windowed aggregate).
  */
 export class StageRunner {
   readonly stage: StagePlan;
-  readonly #state = new Map<number, AggregateState>();
+  readonly #aggregates = new Map<number, AggregateState>();
+  readonly #windows = new Map<number, WindowLane>();
   readonly #fns: AggregateFns | undefined;
   readonly #combineFns: AggregateFns | undefined;
   readonly #key: ((r: unknown) => unknown) | undefined;
+  /** The next stage is a window: records travel as [key, time, record]. */
+  readonly #windowed: boolean;
+  readonly #time: ((r: unknown) => unknown) | undefined;
   readonly #downstreamPartitions: number;
 
   constructor(readonly plan: PhysicalPlan, stageId: number, readonly rejects: Rejects) {
@@ -37,29 +71,45 @@ export class StageRunner {
       this.#key = compileExpression(out.key.expr, out.key.as);
       this.#combineFns = out.combine ? new AggregateFns(out.combine) : undefined;
       this.#downstreamPartitions = plan.stages[stageId + 1].partitions;
+      this.#windowed = plan.stages[stageId + 1].window !== undefined;
+      this.#time = out.time ? compileExpression(out.time.expr, out.time.as) : undefined;
     } else {
       this.#downstreamPartitions = 0;
+      this.#windowed = false;
     }
   }
 
-  /** Keyed state of a partition (created empty on first use). */
-  state(partition: number): AggregateState | undefined {
-    if (!this.#fns) return undefined;
-    let s = this.#state.get(partition);
+  /** Keyed state of a partition (created empty on first use); undefined for a stateless stage. */
+  state(partition: number): LaneStateHolder | undefined {
+    if (this.stage.window) return this.#windowLane(partition);
+    if (this.#fns) return this.#aggregate(partition);
+    return undefined;
+  }
+
+  #aggregate(partition: number): AggregateState {
+    let s = this.#aggregates.get(partition);
     if (!s) {
-      s = new AggregateState(this.#fns, this.stage.head!.emit);
-      this.#state.set(partition, s);
+      s = new AggregateState(this.#fns!, this.stage.head!.emit);
+      this.#aggregates.set(partition, s);
     }
     return s;
   }
 
+  #windowLane(partition: number): WindowLane {
+    let w = this.#windows.get(partition);
+    if (!w) this.#windows.set(partition, w = new WindowLane(this.stage.window!));
+    return w;
+  }
+
   run(partition: number, input: TaskInput, final: boolean): TaskOutput {
-    const { emit, finish } = this.#collector();
+    const { emit, finish } = this.#collector(input.time);
     const chain = fuseSteps(this.stage.steps, this.rejects, emit);
     if (input.kind === "source") {
       decodeRecords(input.data, this.plan.source.format, input.header, this.rejects, chain);
+    } else if (this.stage.window) {
+      this.#runWindow(partition, input, final, chain);
     } else if (this.stage.head) {
-      const state = this.state(partition)!;
+      const state = this.#aggregate(partition);
       for (const block of input.blocks) state.mergeAll(block as Partial[]);
       if (this.stage.head.emit === "updates") state.takeUpdates(chain);
       else if (final) state.emitAll(chain);
@@ -71,7 +121,34 @@ export class StageRunner {
     return finish();
   }
 
-  #collector(): { emit: Emit; finish: () => TaskOutput } {
+  /** A windowed aggregate: add the batch's records, advance the watermark, emit closed windows. */
+  #runWindow(partition: number, input: Extract<TaskInput, { kind: "shuffle" }>, final: boolean, chain: Emit): void {
+    const lane = this.#windowLane(partition);
+    const plan = this.stage.window!;
+    // Event time: the highest time any upstream task saw, the same in every partition.
+    // Processing time: the batch's own time.
+    if (plan.time) {
+      if (input.maxTime !== null) lane.watermark.observe(input.maxTime, input.time);
+    } else {
+      lane.watermark.observe(input.time, input.time);
+    }
+    const lateLabel = `${plan.label} (late)`;
+    const late = (r: unknown) => this.rejects.add(lateLabel, r, new Error("arrived after its window closed"));
+    for (const block of input.blocks) {
+      for (let i = 0; i < block.length; i++) {
+        const [key, t, record] = block[i] as [Key, number, unknown];
+        try {
+          lane.windows.add(key, t, record, late);
+        } catch (e) {
+          this.rejects.add(plan.aggregate.label, record, e);
+        }
+      }
+    }
+    lane.windows.advance(lane.watermark.current(input.time), chain);
+    if (final) lane.windows.flush(chain);
+  }
+
+  #collector(batchTime: number): { emit: Emit; finish: () => TaskOutput } {
     const out = this.stage.output;
     const rejects = this.rejects;
     if (out.kind === "sink") {
@@ -106,11 +183,40 @@ export class StageRunner {
         },
         finish: () => {
           for (const [k, slots] of combiner.partials) blocks[partitionOf(k, n)].push([k, slots]);
-          return { kind: "shuffle", blocks, records: combiner.partials.size };
+          return { kind: "shuffle", blocks, records: combiner.partials.size, maxTime: null };
         },
       };
     }
     let count = 0;
+    if (this.#windowed) {
+      const time = this.#time;
+      const timeLabel = out.time?.label ?? keyLabel;
+      let maxTime: number | null = null;
+      return {
+        emit: (r) => {
+          let k;
+          try {
+            k = normalizeKey(key(r));
+          } catch (e) {
+            rejects.add(keyLabel, r, e);
+            return;
+          }
+          let t = batchTime;
+          if (time) {
+            try {
+              t = eventTime(time(r));
+            } catch (e) {
+              rejects.add(timeLabel, r, e);
+              return;
+            }
+            if (maxTime === null || t > maxTime) maxTime = t;
+          }
+          blocks[partitionOf(k, n)].push([k, t, r]);
+          count++;
+        },
+        finish: () => ({ kind: "shuffle", blocks, records: count, maxTime }),
+      };
+    }
     return {
       emit: (r) => {
         let k;
@@ -123,7 +229,7 @@ export class StageRunner {
         blocks[partitionOf(k, n)].push([k, r]);
         count++;
       },
-      finish: () => ({ kind: "shuffle", blocks, records: count }),
+      finish: () => ({ kind: "shuffle", blocks, records: count, maxTime: null }),
     };
   }
 }

@@ -1,13 +1,19 @@
 import type { AggregatePlan } from "../plan/plan.ts";
 import { type Compiled, compileExpression } from "./expr.ts";
 import type { Key } from "./partition.ts";
+import { compareValues, valueId } from "./values.ts";
 
 /**
- * Aggregations as flat number slots per key, so that map-side partials and reduce-side state
- * have the same shape and merge by slot: count [n], sum [s], min [m], max [m], avg [s, n].
- * min/max slots hold null until a value is seen (and may hold strings, compared as strings).
+ * Aggregations as flat slots per key, so that map-side partials and reduce-side state have the
+ * same shape and merge by slot: count [n], sum [s], min [m], max [m], avg [s, n], distinct
+ * [{ id: 1 }], topK [{ id: count }]. min/max slots hold null until a value is seen (and may hold
+ * strings, compared as strings). distinct and topK key their object by each value's JSON text
+ * (see values.ts) and keep every value, so partials merge exactly; plain objects of numbers
+ * travel as msgpack maps.
  */
-export type Slots = Array<number | string | null>;
+export type Counts = Record<string, number>;
+export type Slot = number | string | null | Counts;
+export type Slots = Slot[];
 
 /** One key's map-side partial as it travels in a shuffle block. */
 export type Partial = [Key, Slots];
@@ -17,6 +23,7 @@ interface Column {
   kind: AggregatePlan["columns"][number]["kind"];
   of?: Compiled;
   slot: number;
+  k?: number;
 }
 
 export class AggregateFns {
@@ -24,6 +31,8 @@ export class AggregateFns {
   readonly slots: number;
   /** All columns are plain counts: the hot path of word counts. */
   readonly countOnly: boolean;
+  /** Some slot is an object (distinct, topK): copies must be deep. */
+  readonly #objectSlots: number[];
 
   constructor(plan: AggregatePlan) {
     let slot = 0;
@@ -34,21 +43,31 @@ export class AggregateFns {
         slot,
         of: c.of === undefined ? undefined : compileExpression(c.of, plan.as),
       };
+      if (c.kind === "topK") col.k = c.k ?? 10;
       slot += c.kind === "avg" ? 2 : 1;
       return col;
     });
     this.slots = slot;
     this.countOnly = this.columns.every((c) => c.kind === "count" && !c.of);
+    this.#objectSlots = this.columns.filter((c) => c.kind === "distinct" || c.kind === "topK").map((c) => c.slot);
   }
 
   init(): Slots {
     const s: Slots = new Array(this.slots);
     for (const c of this.columns) {
       if (c.kind === "min" || c.kind === "max") s[c.slot] = null;
+      else if (c.kind === "distinct" || c.kind === "topK") s[c.slot] = {};
       else s[c.slot] = 0;
       if (c.kind === "avg") s[c.slot + 1] = 0;
     }
     return s;
+  }
+
+  /** A copy that shares nothing mutable with `s` (state must never alias a partial it merged). */
+  clone(s: Slots): Slots {
+    const out = s.slice();
+    for (const i of this.#objectSlots) out[i] = { ...(s[i] as Counts) };
+    return out;
   }
 
   /** Folds one record into `acc`. Throws (and leaves `acc` untouched) when a value is unusable. */
@@ -75,6 +94,17 @@ export class AggregateFns {
             `${c.kind} '${c.name}': expected a number or string, got ${JSON.stringify(v) ?? "undefined"}`,
           );
         }
+      } else if (c.kind === "distinct" || c.kind === "topK") {
+        // null/undefined are not values here (as in count with `of`); the rest by JSON text.
+        if (v === null || v === undefined) {
+          vals[i] = undefined;
+          continue;
+        }
+        try {
+          vals[i] = valueId(v);
+        } catch (e) {
+          throw new TypeError(`${c.kind} '${c.name}': ${(e as Error).message}`);
+        }
       }
     }
     for (let i = 0; i < this.columns.length; i++) {
@@ -97,6 +127,15 @@ export class AggregateFns {
           break;
         case "max":
           if (acc[c.slot] === null || (v as number) > (acc[c.slot] as number)) acc[c.slot] = v as number;
+          break;
+        case "distinct":
+          if (v !== undefined) (acc[c.slot] as Counts)[v as string] = 1;
+          break;
+        case "topK":
+          if (v !== undefined) {
+            const counts = acc[c.slot] as Counts;
+            counts[v as string] = (counts[v as string] ?? 0) + 1;
+          }
           break;
       }
     }
@@ -121,6 +160,17 @@ export class AggregateFns {
         case "max":
           if (p[i] !== null && (acc[i] === null || (p[i] as number) > (acc[i] as number))) acc[i] = p[i];
           break;
+        case "distinct": {
+          const into = acc[i] as Counts;
+          for (const id in p[i] as Counts) into[id] = 1;
+          break;
+        }
+        case "topK": {
+          const into = acc[i] as Counts;
+          const from = p[i] as Counts;
+          for (const id in from) into[id] = (into[id] ?? 0) + from[id];
+          break;
+        }
       }
     }
   }
@@ -129,12 +179,23 @@ export class AggregateFns {
   output(key: Key, acc: Slots): Record<string, unknown> {
     const out: Record<string, unknown> = { key };
     for (const c of this.columns) {
-      out[c.name] = c.kind === "avg"
-        ? (acc[c.slot + 1] as number) === 0 ? null : (acc[c.slot] as number) / (acc[c.slot + 1] as number)
-        : acc[c.slot];
+      const v = acc[c.slot];
+      if (c.kind === "avg") {
+        const n = acc[c.slot + 1] as number;
+        out[c.name] = n === 0 ? null : (v as number) / n;
+      } else if (c.kind === "distinct") out[c.name] = Object.keys(v as Counts).length;
+      else if (c.kind === "topK") out[c.name] = topOf(v as Counts, c.k!);
+      else out[c.name] = v;
     }
     return out;
   }
+}
+
+/** The k most frequent values as [value, count]: highest count first, ties by compareValues. */
+export function topOf(counts: Counts, k: number): Array<[unknown, number]> {
+  const all: Array<[unknown, number]> = Object.entries(counts).map(([id, n]) => [JSON.parse(id), n]);
+  all.sort((a, b) => b[1] - a[1] || compareValues(a[0], b[0]));
+  return all.slice(0, k);
 }
 
 /** Map side: folds records into one partial per key before the shuffle. */
@@ -175,7 +236,7 @@ export class AggregateState {
     for (let i = 0; i < partials.length; i++) {
       const [key, p] = partials[i];
       const acc = state.get(key);
-      if (acc === undefined) state.set(key, p.slice());
+      if (acc === undefined) state.set(key, fns.clone(p));
       else fns.merge(acc, p);
       changed?.add(key);
     }
@@ -194,11 +255,11 @@ export class AggregateState {
   }
 
   snapshot(): Partial[] {
-    return [...this.state].map(([k, v]) => [k, v.slice()]);
+    return [...this.state].map(([k, v]) => [k, this.fns.clone(v)]);
   }
 
   restore(entries: Partial[]): void {
     this.state.clear();
-    for (const [k, v] of entries) this.state.set(k, v.slice());
+    for (const [k, v] of entries) this.state.set(k, this.fns.clone(v));
   }
 }

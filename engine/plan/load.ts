@@ -1,19 +1,27 @@
+import { dirname } from "node:path";
 import { type Document, isScalar, LineCounter, type Node, parseDocument, visit } from "yaml";
 import type { z } from "zod";
 import { expressionError } from "../ops/expr.ts";
+import { checkAggregateColumns } from "./check_aggregate.ts";
+import { checkJoin, checkParse, checkUdf, checkWindow, type FileCheck, type WindowDurations } from "./check_steps.ts";
 import { parseDuration } from "./duration.ts";
-import { PipelineError, type PipelineIssue, type SourcePos } from "./errors.ts";
+import { PipelineError, type PipelineIssue, showValue as show, type SourcePos } from "./errors.ts";
 import {
-  type AggregatorKind,
-  AGGREGATORS,
   FileSink,
   FileSource,
+  ParseCsv,
+  ParseJson,
+  ParseRegex,
+  ParseTsv,
   Pipeline,
+  SessionWindow,
+  SlidingWindow,
   StdinSource,
   StdoutSink,
   type Step,
   STEP_KINDS,
   STEP_SCHEMAS,
+  TumblingWindow,
 } from "./spec.ts";
 import type { AggregateColumnPlan } from "./plan.ts";
 
@@ -23,8 +31,22 @@ export interface LoadedPipeline {
   spec: Pipeline;
   /** Normalised aggregate columns per step index (only for aggregate steps). */
   aggregates: Map<number, AggregateColumnPlan[]>;
+  /** Absolute path of the file a join (table) or udf (module) step reads, per step index. */
+  files: Map<number, string>;
+  /** Durations of each window step, in ms, per step index. */
+  windows: Map<number, WindowDurations>;
   /** Position of each step, for errors found after validation (planning). */
   stepPos: SourcePos[];
+}
+
+export interface LoadOptions {
+  /**
+   * Checks that the files steps name (join tables, udf modules) can be read, so a missing one
+   * is reported here with file:line:col. plan/ does no I/O itself: the caller passes the check,
+   * e.g. `(p) => { try { accessSync(p, constants.R_OK); return null } catch (e) { return e.code } }`.
+   * Without it files are not checked until loadTables/loadUdfs (ops/) read them.
+   */
+  checkFile?: FileCheck;
 }
 
 type Path = (string | number)[];
@@ -34,6 +56,7 @@ export function loadPipeline(
   text: string,
   file: string,
   env: Record<string, string | undefined> = process.env,
+  options: LoadOptions = {},
 ): LoadedPipeline {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -62,7 +85,10 @@ export function loadPipeline(
   const rawSteps = (raw as Record<string, unknown>).steps;
   const steps: Step[] = [];
   const aggregates = new Map<number, AggregateColumnPlan[]>();
+  const files = new Map<number, string>();
+  const windows = new Map<number, WindowDurations>();
   const stepPos: SourcePos[] = [];
+  const ctx = { dir: dirname(file), checkFile: options.checkFile };
   if (rawSteps !== undefined && !Array.isArray(rawSteps)) {
     issues.push({ pos: posOf(["steps"]), message: "'steps' must be a list of steps" });
   } else {
@@ -93,104 +119,50 @@ export function loadPipeline(
       return null;
     }
     const kind = kinds[0] as keyof typeof STEP_SCHEMAS;
+    const label = stepLabel(i, kind);
+    const report = (rel: Path, message: string) => issues.push({ pos: posOf([...path, ...rel]), step: label, message });
     if (kind === "aggregate") {
       // Columns are checked by hand for precise messages; the schema checks the rest.
       const parsed = STEP_SCHEMAS.aggregate.safeParse({ ...(s as Record<string, unknown>), aggregate: {} });
-      if (!parsed.success) zodIssues(parsed.error, path, stepLabel(i, kind));
-      const cols = checkAggregate((s as Record<string, unknown>).aggregate, i);
+      if (!parsed.success) zodIssues(parsed.error, path, label);
+      const cols = checkAggregateColumns(
+        (s as Record<string, unknown>).aggregate,
+        (rel, message) => report(["aggregate", ...rel], message),
+      );
       if (!parsed.success || !cols) return null;
       aggregates.set(i, cols);
       return { ...parsed.data, aggregate: (s as { aggregate: never }).aggregate };
     }
     const parsed = STEP_SCHEMAS[kind].safeParse(s);
     if (!parsed.success) {
-      zodIssues(parsed.error, path, stepLabel(i, kind));
+      zodIssues(parsed.error, path, label);
       return null;
     }
     const step = parsed.data as Step;
+    if ("parse" in step) return checkParse(step, report) ? step : null;
+    if ("window" in step) {
+      const durations = checkWindow(step, report);
+      if (durations) windows.set(i, durations);
+      return durations ? step : null;
+    }
+    if ("join" in step) {
+      const table = checkJoin(step, ctx, report);
+      if (!table) return null;
+      files.set(i, table.file);
+      return { ...step, join: { ...step.join, format: table.format } };
+    }
+    if ("udf" in step) {
+      const module = checkUdf(step, ctx, report);
+      if (module) files.set(i, module);
+      return module ? step : null;
+    }
     const expr = (step as Record<string, unknown>)[kind] as string;
     const err = expressionError(expr, (step as { as?: string }).as ?? "x");
     if (err) {
-      issues.push({
-        pos: posOf([...path, kind]),
-        step: stepLabel(i, kind),
-        message: `cannot compile expression ${JSON.stringify(expr)}: ${err}`,
-      });
+      report([kind], `cannot compile expression ${JSON.stringify(expr)}: ${err}`);
       return null;
     }
     return step;
-  }
-
-  function checkAggregate(spec: unknown, i: number): AggregateColumnPlan[] | null {
-    const path = ["steps", i, "aggregate"];
-    const label = stepLabel(i, "aggregate");
-    if (spec === null || typeof spec !== "object" || Array.isArray(spec) || Object.keys(spec).length === 0) {
-      issues.push({
-        pos: posOf(path),
-        step: label,
-        message: `expected a mapping of columns such as '{ count: {} }', got ${show(spec)}`,
-      });
-      return null;
-    }
-    const cols: AggregateColumnPlan[] = [];
-    let ok = true;
-    for (const [name, v] of Object.entries(spec)) {
-      const colPath = [...path, name];
-      const fail = (message: string) => {
-        issues.push({ pos: posOf(colPath), step: label, message: `column '${name}': ${message}` });
-        ok = false;
-      };
-      if (name === "key") {
-        fail("'key' is the name of the grouping column; choose another name");
-        continue;
-      }
-      const isKind = (k: string): k is AggregatorKind => (AGGREGATORS as readonly string[]).includes(k);
-      let kind: AggregatorKind;
-      let of: string | undefined;
-      if (v === null || typeof v !== "object" || Array.isArray(v)) {
-        fail(`expected a mapping such as '{ sum: "expression" }', got ${show(v)}`);
-        continue;
-      }
-      const keys = Object.keys(v);
-      const aggKeys = keys.filter(isKind);
-      if (isKind(name) && aggKeys.length === 0) {
-        kind = name;
-        const extra = keys.filter((k) => k !== "of");
-        if (extra.length) {
-          fail(`unknown option '${extra[0]}': expected 'of'`);
-          continue;
-        }
-        of = (v as { of?: unknown }).of as string | undefined;
-      } else if (aggKeys.length === 1 && keys.length === 1) {
-        kind = aggKeys[0];
-        const e = (v as Record<string, unknown>)[kind];
-        of = typeof e === "string" ? e : undefined;
-        if (kind !== "count" && typeof e !== "string") {
-          fail(`'${kind}' needs an expression, got ${show(e)}`);
-          continue;
-        }
-      } else {
-        fail(`expected one of ${AGGREGATORS.join(", ")} with an expression, e.g. '{ sum: "r.bytes" }'`);
-        continue;
-      }
-      if (kind !== "count" && of === undefined) {
-        fail(`'${kind}' needs 'of: <expression>'`);
-        continue;
-      }
-      if (of !== undefined) {
-        if (typeof of !== "string" || of.length === 0) {
-          fail(`expected an expression, got ${show(of)}`);
-          continue;
-        }
-        const err = expressionError(of, "x");
-        if (err) {
-          fail(`cannot compile expression ${JSON.stringify(of)}: ${err}`);
-          continue;
-        }
-      }
-      cols.push(of === undefined ? { name, kind } : { name, kind, of });
-    }
-    return ok ? cols : null;
   }
 
   function zodIssues(error: z.ZodError, prefix: Path, step?: string): void {
@@ -199,18 +171,29 @@ export function loadPipeline(
       let message = iss.message;
       if (iss.code === "unrecognized_keys") message = `unknown option ${iss.keys.map((k) => `'${k}'`).join(", ")}`;
       if (iss.code === "invalid_union") {
-        // Source and sink are unions keyed by their kind: report against the kind written.
+        // Source, sink, parse and window are unions keyed by their kind: report against the kind written.
         const specific = specificSchema(path, valueAt(raw, path));
         const r = specific?.safeParse(valueAt(raw, path));
         if (r && !r.success) {
           zodIssues(r.error, path, step);
           continue;
         }
-        message = `not a valid ${String(path[path.length - 1] ?? "value")}: ${unionHint(path)}`;
+        const name = String(path[path.length - 1] ?? "value");
+        const hint = unionHint(path);
+        message = valueAt(raw, path) !== undefined
+          ? `not a valid ${name}: ${hint}`
+          : hint === GENERIC_HINT
+          ? `missing '${name}'`
+          : `missing '${name}': ${hint}`;
       }
       const got = valueAt(raw, path);
       if (iss.code !== "unrecognized_keys" && iss.code !== "invalid_union" && got !== undefined) {
         message += `, got ${show(got)}`;
+      }
+      const last = path[path.length - 1];
+      if (iss.code === "invalid_type" && got === undefined && typeof last === "string") {
+        const plain = /^Invalid input: expected (\w+), received undefined$/.exec(message);
+        message = plain ? `missing '${last}' (a ${plain[1]})` : `missing '${last}': ${message}`;
       }
       issues.push({ pos: posOf(path), step, message });
     }
@@ -226,27 +209,44 @@ export function loadPipeline(
     });
   }
   if (issues.length || !top.success) throw new PipelineError(issues);
-  return { file, spec: { ...top.data, steps }, aggregates, stepPos };
+  return { file, spec: { ...top.data, steps }, aggregates, files, windows, stepPos };
 }
 
+/** Union members by the key that names them: report errors against the variant written. */
+const VARIANTS: Record<string, Record<string, z.ZodType>> = {
+  source: { stdin: StdinSource, file: FileSource },
+  sink: { stdout: StdoutSink, file: FileSink },
+  parse: { json: ParseJson, csv: ParseCsv, tsv: ParseTsv, regex: ParseRegex },
+  window: { tumbling: TumblingWindow, sliding: SlidingWindow, session: SessionWindow },
+};
+
 function specificSchema(path: Path, value: unknown): z.ZodType | undefined {
-  if (path.length !== 1 || value === null || typeof value !== "object") return undefined;
-  const keys = Object.keys(value);
-  if (path[0] === "source" && keys.length === 1) {
-    return keys[0] === "stdin" ? StdinSource : keys[0] === "file" ? FileSource : undefined;
-  }
-  if (path[0] === "sink" && keys.length === 1) {
-    return keys[0] === "stdout" ? StdoutSink : keys[0] === "file" ? FileSink : undefined;
-  }
-  return undefined;
+  if (value === null || typeof value !== "object") return undefined;
+  const isTop = path.length === 1 && (path[0] === "source" || path[0] === "sink");
+  const isStep = path.length === 3 && path[0] === "steps" && (path[2] === "parse" || path[2] === "window");
+  if (!isTop && !isStep) return undefined;
+  const variants = VARIANTS[path[path.length - 1]];
+  // Source and sink hold exactly their kind; parse and window hold it among their options.
+  const named = Object.keys(value).filter((k) => k in variants);
+  if (named.length !== 1 || (isTop && Object.keys(value).length !== 1)) return undefined;
+  return variants[named[0]];
 }
 
 function unionHint(path: Path): string {
   const last = path[path.length - 1];
   if (last === "source") return "expected 'stdin: { format }' or 'file: { path, format }'";
   if (last === "sink") return "expected 'stdout: { format }' or 'file: { path, format }'";
-  return "see 'drizzle schema'";
+  if (last === "parse") {
+    return "expected one of 'json: <expression>', 'csv: <expression>' or 'tsv: <expression>' with 'columns', " +
+      "'regex: <pattern>' with 'from'";
+  }
+  if (last === "window") {
+    return "expected one of 'tumbling: <duration>', 'sliding: <duration>' with 'slide', 'session: <gap>'";
+  }
+  return GENERIC_HINT;
 }
+
+const GENERIC_HINT = "see 'drizzle schema'";
 
 function valueAt(root: unknown, path: Path): unknown {
   let v = root;
@@ -255,12 +255,6 @@ function valueAt(root: unknown, path: Path): unknown {
     v = (v as Record<string | number, unknown>)[p];
   }
   return v;
-}
-
-function show(v: unknown): string {
-  if (v === undefined) return "nothing";
-  const s = JSON.stringify(v);
-  return s.length > 60 ? s.slice(0, 57) + "..." : s;
 }
 
 /** The deepest YAML node along `path` (a missing key points at its parent). */

@@ -8,4 +8,6 @@ export * from "./errors.ts";
 export * from "./duration.ts";
 export * from "./plan.ts";
 export * from "./load.ts";
+export * from "./check_aggregate.ts";
+export * from "./check_steps.ts";
 export * from "./stages.ts";

@@ -78,7 +78,7 @@ export const AggregateStep = z.strictObject({
   as,
 });
 
-const names = z.array(z.string().min(1)).min(1);
+const names = z.array(z.string().min(1), { error: "expected a list of names such as '[a, b]'" }).min(1);
 
 /** `parse: { json: "<expr>", fields: [a, b] }`: JSON text to a value (only the fields, if given). */
 export const ParseJson = z.strictObject({ json: expression, fields: names.optional() });

@@ -10,14 +10,19 @@ export function runtimeName(): "bun" | "deno" | "node" {
   return "node";
 }
 
-/** True inside a standalone binary built by `bun build --compile`. */
+/**
+ * True inside a standalone binary: `bun build --compile` (its entry lives in the embedded
+ * file system, `/$bunfs/...`, `B:/~BUN/...` on Windows) or `deno compile`.
+ */
 export function isCompiledBinary(): boolean {
-  return Boolean(g.Bun) && (String(g.Bun.main).startsWith("/$bunfs/") || String(g.Bun.main).includes("~BUN"));
+  if (g.Bun) return String(g.Bun.main).startsWith("/$bunfs/") || String(g.Bun.main).includes("~BUN");
+  return g.Deno?.build?.standalone === true;
 }
 
 /**
  * The command that starts this same program again (for executor processes): the standalone
- * binary itself, or the runtime with the CLI's entry script.
+ * binary itself, or the runtime with the CLI's entry script. Under Deno the executable is
+ * started directly (not as `deno` from PATH, which in a deno task may be npm's launcher).
  */
 export function selfCommand(): string[] {
   if (isCompiledBinary()) return [process.execPath];

@@ -119,6 +119,8 @@ export interface InputChunk extends Envelope {
   batch: BatchId;
   partition: PartitionId;
   data: Uint8Array;
+  /** The batch's processing time (epoch ms when the driver cut it; the same on a re-run). */
+  time: number;
   /** The last batch of the input: stateful steps emit their final results after it. */
   final: boolean;
   /** Column names when the source format has a header line. */
@@ -279,6 +281,10 @@ export interface ShuffleBlocks extends Envelope {
   stage: StageId;
   from: PartitionId;
   final: boolean;
+  /** The batch's processing time, passed along from its input. */
+  time: number;
+  /** The highest event time the map task saw (event-time windows), or null. */
+  maxTime: number | null;
   blocks: Block[];
 }
 
@@ -297,6 +303,8 @@ export interface BlocksFetched extends Envelope {
   batch: BatchId;
   stage: StageId;
   from: PartitionId;
+  time: number;
+  maxTime: number | null;
   blocks: Block[];
 }
 

@@ -13,6 +13,9 @@ const wordcount = readFileSync(`${root}pipelines/wordcount.yaml`, "utf8");
 const statusCounts = readFileSync(`${root}pipelines/status_counts.yaml`, "utf8");
 const words = readFileSync(`${root}test/golden/wordcount.in`, "utf8").repeat(4);
 const log = readFileSync(`${root}test/golden/status_counts.in`, "utf8").repeat(3);
+const ysbYaml = readFileSync(`${root}pipelines/ysb.yaml`, "utf8");
+const ysb = readFileSync(`${root}test/golden/ysb.in`, "utf8");
+const ysbFile = `${root}pipelines/ysb.yaml`;
 const sorted = (s: string) => s.split("\n").filter(Boolean).sort();
 
 interface Trial {
@@ -31,7 +34,9 @@ async function trial(t: Trial) {
   let committed = 0;
   let killed = false;
   const batchRecords = 50;
+  const file = t.yaml === ysbYaml ? ysbFile : undefined;
   const run = runPipeline(t.yaml, {
+    file,
     input: t.input,
     workers: 3,
     partitions: 6,
@@ -54,11 +59,23 @@ async function trial(t: Trial) {
   });
   const events: string[] = [];
   const { output, summary } = await run;
-  return { output, summary, killed, events, ref: evaluateReference(t.yaml, t.input, batchRecords) };
+  return { output, summary, killed, events, ref: evaluateReference(t.yaml, t.input, batchRecords, { file }) };
 }
 
 describe("a killed executor loses and duplicates nothing", () => {
-  const cases: Array<Omit<Trial, "yaml" | "input"> & { name: string; pipeline: "wordcount" | "status_counts" }> = [
+  const cases: Array<
+    Omit<Trial, "yaml" | "input"> & { name: string; pipeline: "wordcount" | "status_counts" | "ysb" }
+  > = [
+    {
+      name: "drizzle, partial, ysb windows",
+      mode: "drizzle",
+      recovery: "partial",
+      local: false,
+      after: 30,
+      victim: 1,
+      pipeline: "ysb",
+    },
+    { name: "bsp, ysb windows", mode: "bsp", recovery: "global", local: false, after: 30, victim: 2, pipeline: "ysb" },
     {
       name: "drizzle, partial, in-process",
       mode: "drizzle",
@@ -125,8 +142,8 @@ describe("a killed executor loses and duplicates nothing", () => {
   ];
   for (const c of cases) {
     test(c.name, async () => {
-      const yaml = c.pipeline === "wordcount" ? wordcount : statusCounts;
-      const input = c.pipeline === "wordcount" ? words : log;
+      const yaml = c.pipeline === "wordcount" ? wordcount : c.pipeline === "ysb" ? ysbYaml : statusCounts;
+      const input = c.pipeline === "wordcount" ? words : c.pipeline === "ysb" ? ysb : log;
       const r = await trial({ ...c, yaml, input });
       expect(r.killed).toBe(true);
       expect(r.summary.recoveries.length).toBe(1);

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { AggregateFns, AggregateState, Combiner, type Partial } from "../../../engine/ops/aggregate.ts";
+import { Packr } from "msgpackr";
+import { AggregateFns, AggregateState, Combiner, type Partial, topOf } from "../../../engine/ops/aggregate.ts";
 import type { Key } from "../../../engine/ops/partition.ts";
 import type { AggregateColumnPlan, AggregatePlan } from "../../../engine/plan/plan.ts";
 
@@ -243,5 +244,98 @@ describe("AggregateState", () => {
     const again = new AggregateState(fns, "final");
     again.restore(snap);
     expect(collect((e) => again.emitAll(e))).toEqual(before);
+  });
+});
+
+describe("distinct and topK", () => {
+  const DT: AggregateColumnPlan[] = [
+    { name: "users", kind: "distinct", of: "r.u" },
+    { name: "top", kind: "topK", of: "r.u", k: 3 },
+    { name: "n", kind: "count" },
+  ];
+
+  test("distinct counts each non-null value once, by JSON identity (1 and '1' differ)", () => {
+    const fns = new AggregateFns(plan([{ name: "d", kind: "distinct", of: "r.u" }]));
+    const acc = fns.init();
+    for (const u of [1, "1", 1, "a", "a", null, undefined, { x: 1 }, { x: 1 }, [1, 2], true, false, true, 0]) {
+      fns.add(acc, { u });
+    }
+    expect(fns.output("k", acc)).toEqual({ key: "k", d: 8 }); // 1 "1" "a" {x:1} [1,2] true false 0
+    expect(fns.output("e", fns.init())).toEqual({ key: "e", d: 0 });
+  });
+
+  test("topK: most frequent first, ties by value (numbers < strings, ascending), at most k", () => {
+    const fns = new AggregateFns(plan([{ name: "top", kind: "topK", of: "r", k: 4 }]));
+    const acc = fns.init();
+    for (const v of ["b", "a", "b", 10, 9, 10, "a", "c", 9, null, "b"]) fns.add(acc, v);
+    // b:3; then a, 9, 10 tie at 2: 9 < 10 < "a"; "c":1 falls off
+    expect(fns.output("k", acc).top).toEqual([["b", 3], [9, 2], [10, 2], ["a", 2]]);
+    const few = fns.init();
+    fns.add(few, { deep: [1] });
+    expect(fns.output("k", few).top).toEqual([[{ deep: [1] }, 1]]);
+    expect(topOf({ '"z"': 1, "true": 1, "-1": 1, "null": 1 }, 9)).toEqual([[null, 1], [true, 1], [-1, 1], ["z", 1]]);
+  });
+
+  test("values JSON cannot hold faithfully are rejected and leave the accumulator unchanged", () => {
+    const fns = new AggregateFns(plan(DT));
+    const acc = fns.init();
+    fns.add(acc, { u: "x" });
+    const before = JSON.stringify(acc);
+    for (const u of [NaN, Infinity, -Infinity, 10n, () => 1, Symbol("s")]) {
+      expect(() => fns.add(acc, { u })).toThrow(TypeError);
+      expect(JSON.stringify(acc)).toBe(before);
+    }
+    expect(() => fns.add(acc, { u: NaN })).toThrow(/distinct 'users'/);
+  });
+
+  test("partials merged after a msgpack round trip equal one fold of every record (random inputs)", () => {
+    const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: "number" });
+    const fns = new AggregateFns(plan(DT));
+    const rnd = prng(99);
+    const values = ["a", "b", "c", 1, 2, "1", null, true];
+    for (let trial = 0; trial < 40; trial++) {
+      const records = Array.from({ length: Math.floor(rnd() * 200) }, () => ({
+        key: ["x", "y", 3][Math.floor(rnd() * 3)] as Key,
+        rec: { u: values[Math.floor(rnd() * values.length)] },
+      }));
+      const parts = Array.from({ length: 1 + Math.floor(rnd() * 5) }, () => new Combiner(fns));
+      const single = new AggregateState(fns, "final");
+      const whole = new Combiner(fns);
+      for (const { key, rec } of records) {
+        whole.add(key, rec);
+        parts[Math.floor(rnd() * parts.length)].add(key, rec);
+      }
+      single.mergeAll([...whole.partials]);
+      const merged = new AggregateState(fns, "final");
+      for (const c of parts) merged.mergeAll(packr.unpack(packr.pack([...c.partials])) as Partial[]);
+      const got = byKey(collect((e) => merged.emitAll(e)));
+      expect(got).toEqual(byKey(collect((e) => single.emitAll(e))));
+      for (const [key, row] of got) {
+        const us = records.filter((r) => r.key === key).map((r) => r.rec.u).filter((u) => u !== null);
+        expect(row.users).toBe(new Set(us.map((u) => JSON.stringify(u))).size);
+        const best = Math.max(...us.map((u) => us.filter((x) => x === u).length));
+        expect((row.top as [unknown, number][])[0][1]).toBe(best);
+      }
+    }
+  });
+
+  test("state never aliases a partial's or snapshot's objects", () => {
+    const fns = new AggregateFns(plan(DT));
+    const c = new Combiner(fns);
+    c.add("a", { u: "p" });
+    const state = new AggregateState(fns, "final");
+    state.mergeAll([...c.partials]);
+    c.add("a", { u: "q" }); // mutates the partial the state was built from
+    expect(collect((e) => state.emitAll(e))).toEqual([{ key: "a", users: 1, top: [["p", 1]], n: 1 }]);
+
+    const snap = state.snapshot();
+    state.mergeAll([...c.partials]);
+    expect(collect((e) => state.emitAll(e))[0]).toMatchObject({ users: 2 });
+    const restored = new AggregateState(fns, "final");
+    restored.restore(snap);
+    restored.mergeAll([["a", c.partials.get("a")!]]);
+    const again = new AggregateState(fns, "final");
+    again.restore(snap);
+    expect(collect((e) => again.emitAll(e))).toEqual([{ key: "a", users: 1, top: [["p", 1]], n: 1 }]);
   });
 });

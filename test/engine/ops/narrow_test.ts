@@ -2,9 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { fuseSteps } from "../../../engine/ops/narrow.ts";
 import { compileExpression, expressionError } from "../../../engine/ops/expr.ts";
 import { Rejects } from "../../../engine/ops/reject.ts";
-import type { NarrowStepPlan } from "../../../engine/plan/plan.ts";
+import type { ExprStepPlan, NarrowStepPlan } from "../../../engine/plan/plan.ts";
 
-function step(kind: NarrowStepPlan["kind"], expr: string, label: string, as = "r"): NarrowStepPlan {
+function step(kind: ExprStepPlan["kind"], expr: string, label: string, as = "r"): NarrowStepPlan {
   return { kind, expr, as, label };
 }
 

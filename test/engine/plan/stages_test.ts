@@ -4,6 +4,7 @@ import { PipelineError } from "../../../engine/plan/errors.ts";
 import { loadPipeline } from "../../../engine/plan/load.ts";
 import { type AggregatePlan, isStateful, type PhysicalPlan } from "../../../engine/plan/plan.ts";
 import { buildPlan, describePlan } from "../../../engine/plan/stages.ts";
+import { readFileSync } from "node:fs";
 
 const FILE = "p.yaml";
 
@@ -31,7 +32,7 @@ describe("buildPlan", () => {
     const [map, reduce] = p.stages;
     expect(map.id).toBe(0);
     expect(reduce.id).toBe(1);
-    expect(map.steps.map((s) => [s.kind, s.expr, s.as, s.label])).toEqual([
+    expect(map.steps.map((s) => [s.kind, "expr" in s && s.expr, s.as, s.label])).toEqual([
       ["flatMap", "line.split(/[ \\t]+/)", "line", "step 1 'flatMap'"],
       ["filter", "word.length > 0", "word", "step 2 'filter'"],
     ]);
@@ -222,5 +223,120 @@ describe("parseDuration", () => {
       expect(parseDuration(bad)).toBeNull();
     }
     for (const bad of [-1, Number.NaN, Infinity]) expect(parseDuration(bad)).toBeNull();
+  });
+});
+
+describe("buildPlan: windows", () => {
+  const windowed = (w: string, extra = "") =>
+    `source: { stdin: { format: jsonl } }
+steps:
+  - keyBy: "e.user"
+    as: e
+  - window: ${w}
+${extra}  - aggregate: { n: { count: {} }, top: { topK: { of: "x.page", k: 2 } } }
+  - map: "r.n"
+    as: r
+`;
+
+  test("keyBy + window + aggregate: the shuffle carries the event time; the next stage a WindowPlan", () => {
+    const p = plan(
+      windowed('{ tumbling: 10s, time: "e.ts", maxDelay: 100ms, allowedLateness: 1s, idleTimeout: 5s }\n    as: x\n'),
+    );
+    expect(p.stages).toHaveLength(2);
+    const [map, reduce] = p.stages;
+    const time = { expr: "e.ts", as: "x", label: "step 2 'window'" };
+    expect(map.output).toEqual({
+      kind: "shuffle",
+      key: { expr: "e.user", as: "e", label: "step 1 'keyBy'" },
+      time,
+    });
+    expect(reduce.head).toBeUndefined();
+    expect(reduce.window).toEqual({
+      kind: "tumbling",
+      sizeMs: 10_000,
+      time,
+      maxDelayMs: 100,
+      allowedLatenessMs: 1_000,
+      idleTimeoutMs: 5_000,
+      aggregate: {
+        columns: [{ name: "n", kind: "count" }, { name: "top", kind: "topK", of: "x.page", k: 2 }],
+        emit: "final",
+        as: "x",
+        label: "step 3 'aggregate'",
+      },
+      label: "step 2 'window'",
+    });
+    expect(isStateful(reduce)).toBe(true);
+    expect(isStateful(map)).toBe(false);
+    expect(reduce.steps.map((s) => [s.label, s.as])).toEqual([["step 4 'map'", "r"]]);
+  });
+
+  test("sliding and session windows; processing time when 'time' is left out; defaults 0 and null", () => {
+    const sliding = plan(windowed("{ sliding: 1m, slide: 15s }")).stages[1].window!;
+    expect(sliding).toMatchObject({ kind: "sliding", sizeMs: 60_000, slideMs: 15_000, time: null });
+    expect(sliding).toMatchObject({ maxDelayMs: 0, allowedLatenessMs: 0, idleTimeoutMs: null });
+    const session = plan(windowed('{ session: 30s, time: "e.t" }')).stages[1].window!;
+    expect(session).toMatchObject({ kind: "session", gapMs: 30_000, time: { expr: "e.t", as: "e" } });
+    expect(session.sizeMs).toBeUndefined();
+    expect(plan(windowed("{ session: 1s }")).stages[0].output).not.toHaveProperty("time");
+  });
+
+  test("the aggregate's expressions see the window's name by default", () => {
+    const p = plan(windowed("{ tumbling: 1s }\n    as: ev\n").replace('"x.page"', '"ev.page"'));
+    expect(p.stages[1].window!.aggregate.as).toBe("ev");
+  });
+});
+
+describe("buildPlan: parse, join and udf steps", () => {
+  test("each becomes a narrow step plan of its own kind; names flow as with map", () => {
+    const text = `source: { stdin: {} }
+steps:
+  - parse: { json: "line", fields: [a] }
+  - parse: { csv: "r.a", columns: [x, y] }
+    as: r
+  - parse: { tsv: "r", columns: [z] }
+  - parse: { regex: "(?<n>\\\\d+)", from: "r.z" }
+  - join: { file: /abs/t.jsonl, key: id, on: "r.n", unmatched: keep }
+  - udf: { module: /abs/f.js, export: go, kind: flatMap }
+    as: q
+`;
+    const steps = plan(text).stages[0].steps;
+    expect(steps).toEqual([
+      { kind: "parse", format: "json", from: "line", fields: ["a"], as: "line", label: "step 1 'parse'" },
+      { kind: "parse", format: "csv", from: "r.a", fields: ["x", "y"], as: "r", label: "step 2 'parse'" },
+      { kind: "parse", format: "tsv", from: "r", fields: ["z"], as: "r", label: "step 3 'parse'" },
+      { kind: "parse", format: "regex", from: "r.z", pattern: "(?<n>\\d+)", as: "r", label: "step 4 'parse'" },
+      {
+        kind: "join",
+        file: "/abs/t.jsonl",
+        format: "jsonl",
+        key: "id",
+        on: "r.n",
+        unmatched: "keep",
+        as: "r",
+        label: "step 5 'join'",
+      },
+      { kind: "udf", module: "/abs/f.js", export: "go", udfKind: "flatMap", as: "q", label: "step 6 'udf'" },
+    ]);
+    const out = describePlan(plan(text));
+    expect(out).toContain("step 1 'parse': parse json [a] (line) => line");
+    expect(out).toContain("step 4 'parse': parse regex /(?<n>\\d+)/ (r) => r.z");
+    expect(out).toContain("step 5 'join': join /abs/t.jsonl (jsonl) on id (r) => r.n, unmatched keep");
+    expect(out).toContain("step 6 'udf': udf flatMap (q) => go from /abs/f.js");
+  });
+
+  test("pipelines/ysb.yaml plans into a map stage ending in an event-time shuffle and a windowed stage", () => {
+    const root = new URL("../../../", import.meta.url).pathname;
+    const file = `${root}pipelines/ysb.yaml`;
+    const p = buildPlan(loadPipeline(readFileSync(file, "utf8"), file, {}), { partitions: 2 });
+    expect(p.stages[0].steps.map((s) => s.kind)).toEqual(["parse", "filter", "map", "join"]);
+    const join = p.stages[0].steps[3];
+    expect(join.kind === "join" && join.file).toBe(`${root}pipelines/data/ysb_campaigns.csv`);
+    expect(p.stages[0].output).toMatchObject({ kind: "shuffle", time: { expr: "Number(e.event_time)" } });
+    expect(p.stages[1].window).toMatchObject({ kind: "tumbling", sizeMs: 10_000, maxDelayMs: 100 });
+    const out = describePlan(p);
+    expect(out).toContain("reduce step 6 'window': tumbling 10s on event time (e) => Number(e.event_time)");
+    expect(out).toContain("max delay 100ms, allowed lateness 0ms; step 7 'aggregate': count=count (keyed windows)");
+    expect(out).toContain("event time (e) => Number(e.event_time)");
   });
 });

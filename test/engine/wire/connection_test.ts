@@ -110,6 +110,7 @@ describe("listen + connect", () => {
       partition: 3,
       data: Uint8Array.of(1, 2, 3, 255),
       final: false,
+      time: 1700000000000,
     };
     const atServer = nextMessage(onServer);
     expect(client.send(toServer)).toBeBoolean();
@@ -123,6 +124,8 @@ describe("listen + connect", () => {
       stage: 1,
       from: 2,
       final: true,
+      time: 1700000000000,
+      maxTime: null,
       blocks: [{ partition: 0, records: [["a", 1], ["b", [2, [3]]]] }, { partition: 1, records: [] }],
     };
     const atClient = nextMessage(client);

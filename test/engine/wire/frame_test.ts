@@ -17,6 +17,7 @@ function sampleMessages(): Message[] {
       partition: 2,
       data: Uint8Array.of(0, 1, 2, 253, 254, 255),
       final: false,
+      time: 1700000000000,
       header: ["a", "b"],
     },
     {
@@ -27,6 +28,8 @@ function sampleMessages(): Message[] {
       stage: 1,
       from: 0,
       final: true,
+      time: 1700000000000,
+      maxTime: null,
       blocks: [
         { partition: 0, records: [["word", 3], ["other", [1, [2, [3, null]]]]] },
         { partition: 1, records: [] },

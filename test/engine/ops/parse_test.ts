@@ -1,0 +1,87 @@
+import { describe, expect, test } from "bun:test";
+import { fuseSteps } from "../../../engine/ops/narrow.ts";
+import { compileParser, splitCsv } from "../../../engine/ops/parse.ts";
+import { Rejects } from "../../../engine/ops/reject.ts";
+import type { NarrowStepPlan, ParseStepPlan } from "../../../engine/plan/plan.ts";
+
+function parseStep(p: Omit<ParseStepPlan, "kind" | "as" | "label" | "from"> & { from?: string }): ParseStepPlan {
+  return { kind: "parse", from: "line", as: "line", label: "step 1 'parse'", ...p };
+}
+
+/** Pushes `input` through the fused steps; returns what came out and the rejects. */
+function run(steps: NarrowStepPlan[], input: unknown[]): { out: unknown[]; rejects: Rejects } {
+  const out: unknown[] = [];
+  const rejects = new Rejects();
+  const push = fuseSteps(steps, rejects, (r) => out.push(r));
+  for (const r of input) push(r);
+  return { out, rejects };
+}
+
+describe("parse json", () => {
+  test("the whole value without fields; only the fields (missing ones null) with them", () => {
+    const whole = run([parseStep({ format: "json" })], ['{"a":1,"b":[2]}', "3", '"s"']);
+    expect(whole.out).toEqual([{ a: 1, b: [2] }, 3, "s"]);
+    const picked = run([parseStep({ format: "json", fields: ["b", "z"] })], ['{"a":1,"b":2}']);
+    expect(picked.out).toEqual([{ b: 2, z: null }]);
+    expect(Object.keys(picked.out[0] as object)).toEqual(["b", "z"]);
+  });
+
+  test("bad JSON, a non-string input, or fields of a non-object are rejected against the step", () => {
+    const { out, rejects } = run([parseStep({ format: "json", fields: ["a"] })], [
+      "{oops",
+      42,
+      "[1,2]",
+      "null",
+      '{"a":"ok"}',
+    ]);
+    expect(out).toEqual([{ a: "ok" }]);
+    expect(rejects.byStep["step 1 'parse'"].count).toBe(4);
+    expect(rejects.byStep["step 1 'parse'"].sample).toContain("{oops");
+  });
+
+  test("the text comes from the `from` expression over the input", () => {
+    const step = parseStep({ format: "json", from: "r.payload", fields: ["n"] });
+    const { out } = run([{ ...step, as: "r" }], [{ payload: '{"n":5}' }]);
+    expect(out).toEqual([{ n: 5 }]);
+  });
+});
+
+describe("parse csv / tsv", () => {
+  test("csv fields become the named columns, with RFC 4180 quotes", () => {
+    const p = compileParser(parseStep({ format: "csv", fields: ["a", "b", "c"] }));
+    expect(p('x,"y, z","he said ""hi"""')).toEqual({ a: "x", b: "y, z", c: 'he said "hi"' });
+    expect(p(",,")).toEqual({ a: "", b: "", c: "" });
+    expect(p('1,a"b,3')).toEqual({ a: "1", b: 'a"b', c: "3" }); // like the csv source format
+  });
+
+  test("csv: wrong field count, unterminated or misplaced quotes are rejected", () => {
+    const step = parseStep({ format: "csv", fields: ["a", "b"] });
+    const { out, rejects } = run([step], ["1,2,3", "1", '"1,2', '"1"x,2', "1,2", 7]);
+    expect(out).toEqual([{ a: "1", b: "2" }]);
+    expect(rejects.total).toBe(5);
+    expect(() => splitCsv('"open')).toThrow(/unterminated/);
+    expect(() => splitCsv('"a"b')).toThrow(/after a closing quote/);
+  });
+
+  test("tsv splits on tabs only", () => {
+    const { out, rejects } = run([parseStep({ format: "tsv", fields: ["k", "v"] })], ["a\tb c", "a,b", "a\tb\tc"]);
+    expect(out).toEqual([{ k: "a", v: "b c" }]);
+    expect(rejects.total).toBe(2);
+  });
+});
+
+describe("parse regex", () => {
+  const status = parseStep({ format: "regex", pattern: '" (?<status>\\d{3}) (?<bytes>\\d+|-)(?: (?<ms>\\d+))?' });
+
+  test("a match gives its named groups; an optional group that did not take part is null", () => {
+    const { out } = run([status], ['"GET / HTTP/1.1" 200 512 17', '"GET /x HTTP/1.1" 404 -']);
+    expect(out).toEqual([{ status: "200", bytes: "512", ms: "17" }, { status: "404", bytes: "-", ms: null }]);
+  });
+
+  test("no match or a non-string is rejected", () => {
+    const { out, rejects } = run([status], ["not a log line", null, { line: "x" }]);
+    expect(out).toEqual([]);
+    expect(rejects.byStep["step 1 'parse'"].count).toBe(3);
+    expect(rejects.byStep["step 1 'parse'"].sample).toContain("no match");
+  });
+});
