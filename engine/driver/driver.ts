@@ -139,6 +139,9 @@ export class Driver {
   /** Batches before this one are written to the sink (not just complete in the committer). */
   #written = 0;
   #resumed: RunSummary["resumed"] = null;
+  #deadLetters: SinkWriter | null = null;
+  /** Tasks whose dead letters were written: a task re-run after a recovery writes them once. */
+  #deadSeen = new Set<string>();
   /** Resume: processing times of the batches re-cut from the log. */
   #loggedTimes = new Map<number, number>();
   /** Replacement executors started and not yet registered. */
@@ -217,6 +220,14 @@ export class Driver {
       });
       await timeout(registered, o.startTimeoutMs, `executors did not register within ${o.startTimeoutMs}ms`);
       this.#writer = await openSink(o.plan.sink, o.stdout, resume?.sinkBytes);
+      if (o.plan.deadLetter) {
+        // A resumed run appends: tasks re-run after the restart may write a record again.
+        this.#deadLetters = await openSink(
+          { kind: "file", path: o.plan.deadLetter.path, format: "jsonl" },
+          o.stdout,
+          resume ? Infinity : undefined,
+        );
+      }
     } catch (e) {
       await this.#teardown();
       throw new RunError(`cannot start: ${(e as Error).message}`);
@@ -368,6 +379,14 @@ export class Driver {
     switch (m.type) {
       case "Heartbeat":
         return;
+      case "DeadLetters": {
+        const task = `${m.batch}:${m.stage}:${m.partition}`;
+        if (!this.#deadLetters || this.#deadSeen.has(task)) return;
+        this.#deadSeen.add(task);
+        const lines = m.records.map((r) => safeJson(r)).join("\n") + "\n";
+        void this.#deadLetters.write(new TextEncoder().encode(lines));
+        return;
+      }
       case "SinkData": {
         const b = this.#batches.get(m.batch);
         if (b) b.completeAt = performance.now();
@@ -897,6 +916,7 @@ export class Driver {
     try {
       await this.#committer.flushed();
       await this.#writer.close();
+      await this.#deadLetters?.close();
       await this.#store?.flushed();
     } catch (e) {
       if (!this.#writer.gone) {
@@ -950,6 +970,14 @@ export class Driver {
     const e = this.#execs.get(to);
     if (!e || !e.alive) return;
     e.conn.send(m);
+  }
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return JSON.stringify({ ...(v as object), record: String((v as { record: unknown }).record) });
   }
 }
 

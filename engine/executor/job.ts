@@ -82,7 +82,8 @@ export class JobRun {
     this.plan = start.plan as PhysicalPlan;
     this.mode = start.mode;
     ports.setPeers(start.peers);
-    this.#runners = this.plan.stages.map((_, i) => new StageRunner(this.plan, i, new Rejects()));
+    const keep = this.plan.deadLetter !== undefined;
+    this.#runners = this.plan.stages.map((_, i) => new StageRunner(this.plan, i, new Rejects(keep)));
     this.#placement = start.placement;
     for (const l of start.restore) this.#restore(l);
     this.#from = start.from;
@@ -312,6 +313,10 @@ export class JobRun {
         error: (e as Error).stack ?? String(e),
       });
       return;
+    }
+    if (runner.rejects.kept.length > 0) {
+      const records = runner.rejects.kept.splice(0);
+      this.#ports.toDriver({ type: "DeadLetters", job, attempt, batch, stage, partition, records });
     }
     if (runner.rejects.total > 0) this.#rejected[`${batch}:${stage}:${partition}`] = runner.rejects.take();
     const t1 = performance.now();

@@ -61,13 +61,13 @@ export class StreamSink implements SinkWriter {
 
 /**
  * Opens the sink. `resumeAt` (resuming a run) keeps the first that many bytes of a file sink,
- * the output committed before the restart, and appends after them.
+ * the output committed before the restart, and appends after them (Infinity: keeps it all).
  */
 export async function openSink(plan: SinkPlan, stdout: Writable, resumeAt?: number): Promise<SinkWriter> {
   if (plan.kind === "stdout") return new StreamSink(stdout, false);
   const path = plan.path!;
   await mkdir(dirname(path), { recursive: true });
-  if (resumeAt !== undefined) await truncate(path, resumeAt).catch(() => {});
+  if (resumeAt !== undefined && Number.isFinite(resumeAt)) await truncate(path, resumeAt).catch(() => {});
   const file = createWriteStream(path, { flags: resumeAt !== undefined ? "a" : "w" });
   await new Promise<void>((resolve, reject) => {
     file.once("open", () => resolve());

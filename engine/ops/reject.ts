@@ -7,12 +7,26 @@ export interface RejectCount {
   sample: string;
 }
 
+/** One rejected record, as the dead-letter output gets it. */
+export interface DeadLetter {
+  step: string;
+  error: string;
+  record: unknown;
+}
+
 export class Rejects {
   readonly byStep: Record<string, RejectCount> = {};
   total = 0;
+  /** With a dead-letter output: every rejected record, until taken. */
+  readonly kept: DeadLetter[] = [];
+
+  constructor(readonly keep = false) {}
 
   add(step: string, record: unknown, error: unknown): void {
     this.total++;
+    if (this.keep) {
+      this.kept.push({ step, error: error instanceof Error ? error.message : String(error), record });
+    }
     const r = this.byStep[step];
     if (r) {
       r.count++;

@@ -141,6 +141,8 @@ export interface SinkPlan {
 
 export interface PhysicalPlan {
   name: string;
+  /** Rejected records are also written here, as JSON lines (absent: counted only). */
+  deadLetter?: { path: string };
   intervalMs?: number;
   source: SourcePlan;
   stages: StagePlan[];

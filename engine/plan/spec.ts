@@ -167,6 +167,12 @@ export const Step = z.union([
 ]);
 export type Step = z.infer<typeof Step>;
 
+/**
+ * Where rejected records go, besides the count on stderr: a file of JSON lines, one per record
+ * ({ step, error, record }).
+ */
+export const DeadLetter = z.strictObject({ file: z.strictObject({ path: z.string().min(1) }) });
+
 export const Pipeline = z.strictObject({
   name: z.string().min(1).optional(),
   /** Micro-batch interval for this pipeline; `--interval` overrides it. */
@@ -174,5 +180,6 @@ export const Pipeline = z.strictObject({
   source: Source,
   steps: z.array(Step).default([]),
   sink: Sink.default({ stdout: { format: "tsv" } }),
+  deadLetter: DeadLetter.optional(),
 });
 export type Pipeline = z.infer<typeof Pipeline>;

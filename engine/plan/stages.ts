@@ -93,7 +93,8 @@ export function buildPlan(p: LoadedPipeline, opts: PlanOptions): PhysicalPlan {
   stages.push(current);
   if (issues.length) throw new PipelineError(issues);
   const intervalMs = spec.interval === undefined ? undefined : parseDuration(spec.interval) ?? undefined;
-  return { name: spec.name ?? "pipeline", intervalMs, source, stages, sink };
+  const deadLetter = spec.deadLetter ? { path: spec.deadLetter.file.path } : undefined;
+  return { name: spec.name ?? "pipeline", intervalMs, source, stages, sink, deadLetter };
 }
 
 type NarrowStep = Exclude<Step, { keyBy: unknown } | { aggregate: unknown } | { window: unknown }>;

@@ -239,6 +239,15 @@ export interface StateSnapshot extends Envelope, LaneState {
   executor: ExecutorId;
 }
 
+/** The records one task rejected, for the dead-letter output (data, deduplicated by task). */
+export interface DeadLetters extends Envelope {
+  type: "DeadLetters";
+  batch: BatchId;
+  stage: StageId;
+  partition: PartitionId;
+  records: Array<{ step: string; error: string; record: unknown }>;
+}
+
 /** Sent every heartbeat interval; any message also proves the executor alive. */
 export interface Heartbeat extends Envelope {
   type: "Heartbeat";
@@ -254,6 +263,7 @@ export interface ExecutorStopped extends Envelope {
 
 export type ExecutorEvent =
   | ExecutorRegistered
+  | DeadLetters
   | StateSnapshot
   | Heartbeat
   | ExecutorStopped
