@@ -1,10 +1,10 @@
 import type { PhysicalPlan, StagePlan, WindowPlan } from "../plan/plan.ts";
-import { AggregateFns, AggregateState, Combiner, type Partial } from "../ops/aggregate.ts";
+import { AggregateFns, AggregateState, Combiner, type Partial, type Slots } from "../ops/aggregate.ts";
 import { compileExpression } from "../ops/expr.ts";
 import { type Emit, fuseSteps } from "../ops/narrow.ts";
 import { type Key, normalizeKey, partitionOf } from "../ops/partition.ts";
 import type { Rejects } from "../ops/reject.ts";
-import { eventTime, Watermark, WindowState } from "../ops/window.ts";
+import { combinesBeforeShuffle, eventTime, Watermark, WindowCombiner, WindowState } from "../ops/window.ts";
 import { decodeRecords } from "../io/decode.ts";
 import { encodeRecords } from "../io/encode.ts";
 
@@ -60,6 +60,10 @@ export class StageRunner {
   readonly #key: ((r: unknown) => unknown) | undefined;
   /** The next stage is a window: records travel as [key, time, record]. */
   readonly #windowed: boolean;
+  /** ... or, combined per (key, window), as [key, window start, partial, records]. */
+  readonly #windowCombine: WindowPlan | undefined;
+  /** This stage's window receives combined partials. */
+  readonly #receivesPartials: boolean;
   readonly #time: ((r: unknown) => unknown) | undefined;
   readonly #downstreamPartitions: number;
 
@@ -71,12 +75,16 @@ export class StageRunner {
       this.#key = compileExpression(out.key.expr, out.key.as);
       this.#combineFns = out.combine ? new AggregateFns(out.combine) : undefined;
       this.#downstreamPartitions = plan.stages[stageId + 1].partitions;
-      this.#windowed = plan.stages[stageId + 1].window !== undefined;
+      const next = plan.stages[stageId + 1].window;
+      this.#windowed = next !== undefined;
+      this.#windowCombine = next && combinesBeforeShuffle(next, plan.deadLetter !== undefined) ? next : undefined;
       this.#time = out.time ? compileExpression(out.time.expr, out.time.as) : undefined;
     } else {
       this.#downstreamPartitions = 0;
       this.#windowed = false;
     }
+    const own = this.stage.window;
+    this.#receivesPartials = own !== undefined && combinesBeforeShuffle(own, plan.deadLetter !== undefined);
   }
 
   /** Keyed state of a partition (created empty on first use); undefined for a stateless stage. */
@@ -134,13 +142,25 @@ export class StageRunner {
     }
     const lateLabel = `${plan.label} (late)`;
     const late = (r: unknown) => this.rejects.add(lateLabel, r, new Error("arrived after its window closed"));
-    for (const block of input.blocks) {
-      for (let i = 0; i < block.length; i++) {
-        const [key, t, record] = block[i] as [Key, number, unknown];
-        try {
-          lane.windows.add(key, t, record, late);
-        } catch (e) {
-          this.rejects.add(plan.aggregate.label, record, e);
+    if (this.#receivesPartials) {
+      const latePartial = (p: unknown, n: number) => {
+        for (let i = 0; i < n; i++) this.rejects.add(lateLabel, p, new Error("arrived after its window closed"));
+      };
+      for (const block of input.blocks) {
+        for (let i = 0; i < block.length; i++) {
+          const [key, start, slots, n] = block[i] as [Key, number, Slots, number];
+          lane.windows.addPartial(key, start, slots, n, latePartial);
+        }
+      }
+    } else {
+      for (const block of input.blocks) {
+        for (let i = 0; i < block.length; i++) {
+          const [key, t, record] = block[i] as [Key, number, unknown];
+          try {
+            lane.windows.add(key, t, record, late);
+          } catch (e) {
+            this.rejects.add(plan.aggregate.label, record, e);
+          }
         }
       }
     }
@@ -192,6 +212,44 @@ export class StageRunner {
       const time = this.#time;
       const timeLabel = out.time?.label ?? keyLabel;
       let maxTime: number | null = null;
+      if (this.#windowCombine) {
+        const combiner = new WindowCombiner(this.#windowCombine);
+        const aggLabel = this.#windowCombine.aggregate.label;
+        return {
+          emit: (r) => {
+            let k;
+            try {
+              k = normalizeKey(key(r));
+            } catch (e) {
+              rejects.add(keyLabel, r, e);
+              return;
+            }
+            let t = batchTime;
+            if (time) {
+              try {
+                t = eventTime(time(r));
+              } catch (e) {
+                rejects.add(timeLabel, r, e);
+                return;
+              }
+            }
+            try {
+              combiner.add(k, t, r);
+            } catch (e) {
+              rejects.add(aggLabel, r, e);
+              return;
+            }
+            if (time && (maxTime === null || t > maxTime)) maxTime = t;
+          },
+          finish: () => {
+            for (const e of combiner.entries()) {
+              blocks[partitionOf(e[0], n)].push(e);
+              count++;
+            }
+            return { kind: "shuffle", blocks, records: count, maxTime };
+          },
+        };
+      }
       return {
         emit: (r) => {
           let k;

@@ -143,6 +143,25 @@ export class WindowState {
     }
   }
 
+  /**
+   * Merges a map-side partial (see WindowCombiner) of `count` records into the key's window
+   * starting at `start`. When that window has closed, `late(partial, count)` is called instead.
+   */
+  addPartial(
+    key: Key,
+    start: number,
+    partial: Slots,
+    count: number,
+    late: (partial: unknown, count: number) => void,
+  ): void {
+    if (this.#closed(start + this.#size)) return late({ key, start, partial }, count);
+    let byKey = this.#fixed.get(start);
+    if (!byKey) this.#fixed.set(start, byKey = new Map());
+    const acc = byKey.get(key);
+    if (acc) this.fns.merge(acc, partial);
+    else byKey.set(key, this.fns.clone(partial));
+  }
+
   #addSession(key: Key, t: number, record: unknown, late: (record: unknown) => void): void {
     const gap = this.#gap;
     const list = this.#sessions.get(key) ?? [];
@@ -276,4 +295,54 @@ export class Watermark {
     this.#max = s.max ?? -Infinity;
     this.#seenAt = null;
   }
+}
+
+/**
+ * Map side of a tumbling or sliding window: folds a task's records into one partial per (key,
+ * window) before the shuffle, so a window's thousands of records travel as one entry. Which
+ * windows a record belongs to depends only on its time, so both sides agree.
+ */
+export class WindowCombiner {
+  readonly fns: AggregateFns;
+  readonly #size: number;
+  readonly #slide: number;
+  /** window start -> key -> [partial, records folded]. */
+  readonly #partials = new Map<number, Map<Key, [Slots, number]>>();
+
+  constructor(readonly plan: WindowPlan) {
+    if (plan.kind === "session") throw new TypeError("session windows are not combined before the shuffle");
+    this.fns = new AggregateFns(plan.aggregate);
+    this.#size = plan.sizeMs!;
+    this.#slide = plan.kind === "sliding" ? plan.slideMs! : this.#size;
+  }
+
+  /** Folds one record at time `t`. Throws (changing nothing) when the aggregate cannot use it. */
+  add(key: Key, t: number, record: unknown): void {
+    const one = this.fns.init();
+    this.fns.add(one, record);
+    const last = Math.floor(t / this.#slide) * this.#slide;
+    for (let start = last; start + this.#size > t; start -= this.#slide) {
+      let byKey = this.#partials.get(start);
+      if (!byKey) this.#partials.set(start, byKey = new Map());
+      const entry = byKey.get(key);
+      if (entry) {
+        this.fns.merge(entry[0], one);
+        entry[1]++;
+      } else {
+        byKey.set(key, [this.fns.clone(one), 1]);
+      }
+    }
+  }
+
+  /** Every partial as [key, window start, slots, records]. */
+  *entries(): Generator<[Key, number, Slots, number]> {
+    for (const [start, byKey] of this.#partials) for (const [key, [slots, n]] of byKey) yield [key, start, slots, n];
+  }
+}
+
+/** Whether a window's records are combined per (key, window) before the shuffle. */
+export function combinesBeforeShuffle(plan: WindowPlan, keepRejected: boolean): boolean {
+  // Sessions merge by gaps that only the reduce side can see; with a dead-letter output, late
+  // records must reach it one by one, so they travel uncombined.
+  return plan.kind !== "session" && !keepRejected;
 }
