@@ -36,6 +36,11 @@ export class CheckpointTracker {
     this.#candidates.sort((a, b) => a - b);
   }
 
+  /** A batch that will not be a checkpoint after all (its group ended earlier). */
+  cancel(batch: number): void {
+    this.#candidates = this.#candidates.filter((b) => b !== batch);
+  }
+
   add(l: LaneState): void {
     if (l.batch <= this.#latest.batch) return;
     let m = this.#pending.get(l.batch);

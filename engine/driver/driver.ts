@@ -489,6 +489,11 @@ export class Driver {
     return uncommitted < maxBatches && this.#retainedBytes < this.#o.maxBufferBytes;
   }
 
+  /** The input buffer is full: only a checkpoint (not a commit) can make room. */
+  #bufferFull(): boolean {
+    return this.#retainedBytes >= this.#o.maxBufferBytes;
+  }
+
   #onBatch(raw: RawBatch): void {
     if (this.#phase !== "running") return;
     const now = performance.now();
@@ -516,6 +521,7 @@ export class Driver {
       this.#drizzleDispatch(b);
       b.dispatchedAt = performance.now();
       b.scheduleMs = b.dispatchedAt - now;
+      if (!b.final && this.#bufferFull()) this.#endGroupEarly();
     } else {
       this.#bspQueue.push(b);
       this.#bspNext();
@@ -560,6 +566,23 @@ export class Driver {
     }
     b.group = this.#group!.id;
     this.#sendInput(b, null);
+  }
+
+  /**
+   * The buffer is full before the group's end was cut: only a checkpoint frees input, and
+   * checkpoints are at group ends, so the group ends here (else the run would wait forever).
+   */
+  #endGroupEarly(): void {
+    const g = this.#group;
+    const last = this.#nextBatch - 1;
+    if (!g || last >= g.first + g.count - 1) return;
+    this.#ckpt.cancel(g.first + g.count - 1);
+    g.count = last - g.first + 1;
+    this.#ckpt.expect(last);
+    for (const id of this.#alive()) {
+      this.#send(id, { type: "EndGroup", job: this.job, attempt: this.#attempt, group: g.id, last });
+      this.#scheduleMessages++;
+    }
   }
 
   /** Sends a batch's input chunks to the owners of the first stage (or only to `only` partitions). */
@@ -667,7 +690,8 @@ export class Driver {
     // batch is already complete in the committer.
     this.#bsp = null;
     const b = cur.batch.id;
-    if (!cur.batch.final && (b + 1) % this.#o.checkpointEvery === 0) {
+    // Checkpoint every N batches, or now when the buffer is full (only a checkpoint frees it).
+    if (!cur.batch.final && ((b + 1) % this.#o.checkpointEvery === 0 || this.#bufferFull())) {
       this.#ckpt.expect(b);
       if (this.#ckpt.statefulLanes.length > 0) {
         // Spark-style: the checkpoint is taken between batches, and the next batch waits for it.
@@ -712,6 +736,7 @@ export class Driver {
       latencyMs: now - b.cutAt,
       committedAt: Date.now(),
       recovered: b.recovered,
+      bufferedBytes: this.#retainedBytes,
     });
     this.#advanceCheckpoint();
     if (this.#writer.gone && !this.#outputClosed) {

@@ -66,6 +66,8 @@ export interface BatchMetrics {
   committedAt: number;
   /** The batch was (partly) re-run after a lost executor. */
   recovered: boolean;
+  /** Raw input the driver holds for batches no checkpoint covers yet (bounded by maxBufferBytes). */
+  bufferedBytes: number;
 }
 
 /** Per-group facts, reported when every executor has completed the group. */

@@ -128,6 +128,9 @@ export class JobRun {
       case "Checkpoint":
         this.#snapshotAll(m.batch);
         break;
+      case "EndGroup":
+        this.#endGroup(m.group, m.last);
+        break;
       case "Recover":
         this.#recover(m);
         break;
@@ -368,6 +371,22 @@ export class JobRun {
   /** bsp: the driver checkpoints between batches; every stateful lane here reports. */
   #snapshotAll(batch: number): void {
     this.#forOwnedLanes((s, p) => this.#isStateful(s) && this.#snapshot(s, p, batch));
+  }
+
+  /**
+   * The group ends at `last`: later batches of it will never come. A lane already past `last`
+   * is exactly at it (nothing later exists), so it snapshots now; the others will at `last`.
+   */
+  #endGroup(group: number, last: number): void {
+    const g = this.#groups.get(group);
+    if (g) g.last = Math.min(g.last, last);
+    this.#groupEnds.add(last);
+    this.#sched.dropAfter(last);
+    this.#lastAnnounced = Math.min(this.#lastAnnounced, last);
+    this.#forOwnedLanes((s, p) => {
+      if (this.#isStateful(s) && this.#sched.nextOf(s, p) === last + 1) this.#snapshot(s, p, last);
+    });
+    this.#checkGroups();
   }
 
   /** Reports every group whose tasks on this executor have all run. */

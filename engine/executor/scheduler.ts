@@ -98,6 +98,12 @@ export class LocalScheduler<I> {
     if (first) this.#check(first);
   }
 
+  /** Forgets every expected task after `batch` (its group ended early); inputs stay. */
+  dropAfter(batch: number): void {
+    for (const [k, e] of this.#entries) if (e.batch > batch && e.inputs.length === 0) this.#entries.delete(k);
+    for (const e of this.#entries.values()) if (e.batch > batch) e.needed = -1;
+  }
+
   /** Forgets a lane that moved to another executor: its waiting tasks and inputs go. */
   dropLane(stage: number, partition: number): void {
     this.#next.delete(lane(stage, partition));

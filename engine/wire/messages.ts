@@ -96,6 +96,16 @@ export interface Recover extends Envelope {
   peers: PeerAddress[];
 }
 
+/**
+ * Drizzle mode: the group ends early, at `last` (the input is paused and no later batch of the
+ * group exists yet): lanes snapshot at `last` so a checkpoint can free the buffered input.
+ */
+export interface EndGroup extends Envelope {
+  type: "EndGroup";
+  group: number;
+  last: BatchId;
+}
+
 /** BSP mode: snapshot every stateful lane you own; their state is as of the end of `batch`. */
 export interface Checkpoint extends Envelope {
   type: "Checkpoint";
@@ -157,6 +167,7 @@ export type DriverCommand =
   | LaunchTask
   | MapOutputs
   | Checkpoint
+  | EndGroup
   | Recover
   | Shutdown;
 

@@ -77,3 +77,44 @@ test("auto group size: every group says why it has its size, and the output is u
   for (const r of reasons) expect(r).toStartWith("auto:");
   expect(sizes.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(batches - sizes[sizes.length - 1]);
 });
+
+test("backpressure: the input the driver holds stays under --max-buffer (plus one batch)", async () => {
+  const line = "x".repeat(99) + "\n";
+  const big = line.repeat(20_000); // 2 MB
+  const maxBufferBytes = 64 * 1024;
+  const batchBytes = 100 * line.length;
+  let peak = 0;
+  const { summary } = await runPipeline(yaml, {
+    input: big,
+    workers: 2,
+    batchRecords: 100,
+    intervalMs: 3_600_000,
+    maxBufferBytes,
+    observer: { batch: (m) => (peak = Math.max(peak, m.bufferedBytes)) },
+  });
+  expect(summary.recordsIn).toBe(20_000);
+  expect(peak).toBeGreaterThan(0);
+  expect(peak).toBeLessThanOrEqual(maxBufferBytes + batchBytes);
+});
+
+test("backpressure in bsp mode and with keyed state: checkpoints make room, nothing stalls", async () => {
+  const words = Array.from({ length: 30_000 }, (_, i) => `w${i % 101} ${"y".repeat(40)}`).join("\n") + "\n";
+  for (const mode of ["bsp", "drizzle"] as const) {
+    let peak = 0;
+    const { output, summary } = await runPipeline(yaml, {
+      input: words,
+      mode,
+      workers: 2,
+      groupSize: 8,
+      batchRecords: 500,
+      intervalMs: 3_600_000,
+      maxBufferBytes: 128 * 1024,
+      observer: { batch: (m) => (peak = Math.max(peak, m.bufferedBytes)) },
+    });
+    expect(summary.recordsIn).toBe(30_000);
+    const rows = output.trim().split("\n");
+    expect(rows.length).toBe(101);
+    expect(rows.reduce((n, l) => n + Number(l.split("\t")[1]), 0)).toBe(30_000);
+    expect(peak).toBeLessThanOrEqual(128 * 1024 + 500 * 46);
+  }
+}, 30_000);
