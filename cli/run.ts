@@ -1,21 +1,51 @@
 import type { PhysicalPlan } from "../engine/plan/plan.ts";
-import { Driver, type Launcher, RunError, type RunSummary } from "../engine/driver/mod.ts";
+import { Driver, type DriverObserver, RunError, type RunSummary } from "../engine/driver/mod.ts";
 import { InProcessLauncher, LocalLauncher } from "../engine/launch/mod.ts";
+import { log } from "../engine/log.ts";
 import { EXIT } from "./exit.ts";
+import { MetricsFile } from "./metrics_file.ts";
+import { progressText, rejectedText, summaryText } from "./report.ts";
+import { RunStats } from "./stats.ts";
+import { StatusLine, writeAround } from "./status_line.ts";
+import type { Terminal } from "./terminal.ts";
 
-export interface RunCommandOptions {
+export interface RunOptions {
   workers: number;
   mode: "drizzle" | "bsp";
-  groupSize: number;
+  /** Fixed, or "auto" for the driver's group-size controller. */
+  groupSize: number | "auto";
   intervalMs: number;
   batchRecords: number;
   executors: "local" | "in-process";
+  recovery: "partial" | "global";
+  heartbeatTimeoutMs: number;
+  maxOverhead: number;
+  maxGroupTimeMs: number;
+  maxBufferBytes: number;
+  checkpointDir?: string;
+  resume: boolean;
+  /** No status line, no summary, no notices (errors and rejected records still print). */
   quiet: boolean;
+  /** The live status line: true/false when asked for, undefined to show it on a terminal. */
+  progress?: boolean;
+  /** Path of the --metrics JSON-lines file. */
+  metrics?: string;
 }
 
-/** `drizzle run`: runs the plan with stdin/stdout, handles signals, reports; returns the exit code. */
-export async function runCommand(plan: PhysicalPlan, o: RunCommandOptions): Promise<number> {
-  const launcher: Launcher = o.executors === "in-process" ? new InProcessLauncher() : new LocalLauncher();
+/**
+ * `drizzle run`: runs the plan with stdin/stdout, reports progress, metrics and the summary on
+ * the side, stops on SIGINT/SIGTERM after the current batches commit; returns the exit code.
+ */
+export async function runPlan(plan: PhysicalPlan, o: RunOptions, term: Terminal): Promise<number> {
+  const metrics = o.metrics ? MetricsFile.open(o.metrics) : null;
+  const local = o.executors === "local" ? new LocalLauncher() : null;
+  const inProcess = local ? null : new InProcessLauncher();
+  const alive = () => (local ? local.children.size : inProcess!.executors.length);
+  const stats = new RunStats();
+  const showProgress = o.progress ?? (term.isTTY && !o.quiet);
+  const status = showProgress
+    ? new StatusLine(term, () => progressText(stats, { alive: alive(), wanted: o.workers }))
+    : null;
   const driver = new Driver({
     plan,
     mode: o.mode,
@@ -23,54 +53,82 @@ export async function runCommand(plan: PhysicalPlan, o: RunCommandOptions): Prom
     groupSize: o.groupSize,
     intervalMs: o.intervalMs,
     batchRecords: o.batchRecords,
-    launcher,
+    launcher: local ?? inProcess!,
+    recovery: o.recovery,
+    heartbeatTimeoutMs: o.heartbeatTimeoutMs,
+    maxOverhead: o.maxOverhead,
+    maxGroupTimeMs: o.maxGroupTimeMs,
+    maxBufferBytes: o.maxBufferBytes,
+    checkpointDir: o.checkpointDir,
+    resume: o.resume,
     stdin: process.stdin,
-    stdout: process.stdout,
+    stdout: status && process.stdout.isTTY ? writeAround(process.stdout, status) : process.stdout,
+    observer: fanOut(stats, metrics, {
+      batch: () => {
+        // A stop asked for while executors were starting can be lost (the driver has no
+        // input reader yet); asking again once batches flow makes it stick.
+        if (stopAsked) driver.stop();
+        // The first batch is drawn at once: it shows the run is flowing, with its executors.
+        status?.update(stats.batches === 1);
+      },
+      group: () => status?.update(),
+      event: (message) => log.info(message),
+    }),
   });
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
-      if (!o.quiet) process.stderr.write(`drizzle: ${sig}: finishing the current batches (again to abort)\n`);
-      driver.stop();
-    } else {
-      process.exit(130);
+  let stopAsked = false;
+  const stopSignals = onStopSignals((sig, count) => {
+    if (count > 1) {
+      // Executors see their stdin close and exit on their own.
+      status?.stop();
+      process.exit(EXIT.aborted);
     }
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+    if (!o.quiet) term.line(`drizzle: ${sig}: finishing the current batches (again to abort)`);
+    stopAsked = true;
+    driver.stop();
+  });
   // A closed stdout (`| head`) is reported by the sink; never let it crash the process.
   process.stdout.on("error", () => {});
+  status?.start();
   let summary: RunSummary;
   try {
     summary = await driver.run();
   } catch (e) {
-    if (e instanceof RunError) {
-      process.stderr.write(`drizzle: error: ${e.message}\n`);
-      return EXIT.failure;
-    }
-    throw e;
+    if (!(e instanceof RunError)) throw e;
+    status?.stop();
+    term.error(e.message);
+    metrics?.error(e.message, EXIT.failure);
+    metrics?.close();
+    return EXIT.failure;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    status?.stop();
+    stopSignals();
   }
-  if (summary.rejectedTotal > 0) {
-    process.stderr.write(`drizzle: ${summary.rejectedTotal} record(s) rejected:\n`);
-    for (const [step, r] of Object.entries(summary.rejected)) {
-      process.stderr.write(`  ${step}: ${r.count} (first: ${r.sample})\n`);
-    }
-  }
-  if (!o.quiet && process.stderr.isTTY) process.stderr.write(describeSummary(summary, o) + "\n");
-  return summary.rejectedTotal > 0 ? EXIT.rejected : EXIT.ok;
+  const code = summary.rejectedTotal > 0 ? EXIT.rejected : EXIT.ok;
+  metrics?.summary(summary, stats, o, code);
+  metrics?.close();
+  for (const line of rejectedText(summary, term)) term.line(line);
+  if (!o.quiet && (term.isTTY || o.progress === true)) term.line(summaryText(summary, stats, o, term));
+  return code;
 }
 
-export function describeSummary(s: RunSummary, o: { mode: string; workers: number }): string {
-  const secs = s.elapsedMs / 1000;
-  const sorted = [...s.latencies].sort((a, b) => a - b);
-  const pct = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : 0);
-  return `drizzle: ${s.recordsIn} records in, ${s.recordsOut} out, ${s.batches} batches in ${s.groups || s.batches} ` +
-    `${s.groups ? "groups" : "stage rounds"}, ${secs.toFixed(2)}s (${
-      Math.round(s.recordsIn / Math.max(secs, 1e-3))
-    } records/s), ` +
-    `batch latency p50 ${pct(0.5).toFixed(1)}ms p99 ${pct(0.99).toFixed(1)}ms, mode ${o.mode}, ${o.workers} workers`;
+/** One observer that reports to several. */
+function fanOut(...observers: (DriverObserver | null)[]): DriverObserver {
+  const all = observers.filter((x): x is DriverObserver => x !== null);
+  return {
+    batch: (m) => all.forEach((x) => x.batch?.(m)),
+    group: (m) => all.forEach((x) => x.group?.(m)),
+    event: (m) => all.forEach((x) => x.event?.(m)),
+  };
+}
+
+/** Calls `handler` on each SIGINT/SIGTERM with how many have arrived; returns the un-install. */
+function onStopSignals(handler: (sig: NodeJS.Signals, count: number) => void): () => void {
+  let count = 0;
+  const on = (sig: NodeJS.Signals) => handler(sig, ++count);
+  process.on("SIGINT", on);
+  process.on("SIGTERM", on);
+  return () => {
+    process.off("SIGINT", on);
+    process.off("SIGTERM", on);
+  };
 }

@@ -57,8 +57,8 @@ export class CheckpointStore {
   }
 
   /** Records one batch (id, record count, processing time) before the batch is dispatched. */
-  logBatch(batch: number, records: number, time: number): void {
-    this.#log += `${batch} ${records} ${time}\n`;
+  logBatch(batch: number, records: number, time: number, final: boolean): void {
+    this.#log += `${batch} ${records} ${time}${final ? " final" : ""}\n`;
     this.#kick();
   }
 
@@ -135,12 +135,13 @@ export class CheckpointStore {
     return { checkpoint: null, skipped };
   }
 
-  async batchLog(): Promise<Map<number, { records: number; time: number }>> {
-    const out = new Map<number, { records: number; time: number }>();
+  async batchLog(): Promise<Map<number, { records: number; time: number; final: boolean }>> {
+    const out = new Map<number, { records: number; time: number; final: boolean }>();
     try {
       for (const line of (await readFile(join(this.dir, "batches.log"), "utf8")).split("\n")) {
         const [b, records, time] = line.split(" ").map(Number);
-        if (Number.isInteger(b) && Number.isInteger(records)) out.set(b, { records, time });
+        const final = line.endsWith(" final");
+        if (Number.isInteger(b) && Number.isInteger(records)) out.set(b, { records, time, final });
       }
     } catch {
       // No log yet: nothing was cut.

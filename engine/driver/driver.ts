@@ -168,14 +168,14 @@ export class Driver {
       heartbeatMs: 200,
       heartbeatTimeoutMs: 1000,
       checkpointEvery: 10,
+      maxOverhead: 0.05,
+      maxGroupTimeMs: 1000,
+      replace: true,
       checkpointDir: "",
       resume: false,
       observer: {},
       // An option given as undefined keeps its default.
       ...(Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as DriverOptions),
-      maxOverhead: 0.05,
-      maxGroupTimeMs: 1000,
-      replace: true,
     };
     if (opts.mode === "bsp") this.#groupSize = 1;
     else if (opts.groupSize === "auto") {
@@ -203,6 +203,10 @@ export class Driver {
       this.#failed = reject;
     });
     const resume = await this.#prepareStore();
+    if (resume?.complete) {
+      log.info(`the run in ${o.checkpointDir} already finished (batch ${this.#resumed!.committed} was its last)`);
+      return this.#summary();
+    }
     this.#listener = await listen("127.0.0.1", 0, {
       secret: this.#secret,
       onConnection: (conn) => this.handle({ type: "connected", conn }),
@@ -265,7 +269,9 @@ export class Driver {
    * Opens the checkpoint directory. When resuming, loads the newest intact checkpoint, the sink
    * manifest and the batch log, and sets the run up to continue exactly where it was committed.
    */
-  async #prepareStore(): Promise<{ offset: number; cuts: number[]; commitFrom: number; sinkBytes?: number } | null> {
+  async #prepareStore(): Promise<
+    { offset: number; cuts: number[]; commitFrom: number; sinkBytes?: number; complete?: boolean } | null
+  > {
     const o = this.#o;
     if (!o.checkpointDir) {
       if (o.resume) throw new RunError("--resume needs --checkpoint-dir");
@@ -284,6 +290,10 @@ export class Driver {
     const c = checkpoint ?? { batch: -1, lanes: [], offset: 0, pipeline: "" };
     const manifest = (await store.manifest()) ?? { batch: -1, bytes: 0 };
     const logged = await store.batchLog();
+    if (logged.get(manifest.batch)?.final) {
+      this.#resumed = { checkpoint: c.batch, committed: manifest.batch };
+      return { offset: 0, cuts: [], commitFrom: manifest.batch + 1, complete: true };
+    }
     if (manifest.batch < c.batch) {
       throw new RunError(
         `cannot resume: ${o.checkpointDir} has a checkpoint at batch ${c.batch} but output only up to ${manifest.batch}`,
@@ -302,6 +312,7 @@ export class Driver {
     this.#nextBatch = c.batch + 1;
     this.#resumed = { checkpoint: c.batch, committed: manifest.batch };
     this.#sinkBytes = manifest.bytes;
+    this.#offset = c.offset;
     this.#written = manifest.batch + 1;
     log.info(`resuming from checkpoint at batch ${c.batch}; batches up to ${manifest.batch} are already committed`);
     return {
@@ -513,10 +524,18 @@ export class Driver {
       endOffset: this.#offset += raw.data.length,
       time: this.#loggedTimes.get(this.#nextBatch - 1) ?? Date.now(),
     };
-    this.#store?.logBatch(b.id, b.records, b.time);
+    this.#store?.logBatch(b.id, b.records, b.time, b.final);
     this.#batches.set(b.id, b);
     this.#retainedBytes += b.bytes;
     this.#recordsIn += b.records;
+    if (b.id < this.#committer.next) {
+      // Resumed run: this batch's output was committed before the restart; it only rebuilds state.
+      b.committed = true;
+      if (b.final) {
+        void this.#finish();
+        return;
+      }
+    }
     if (this.#o.mode === "drizzle") {
       this.#drizzleDispatch(b);
       b.dispatchedAt = performance.now();
@@ -951,11 +970,15 @@ export class Driver {
       }
     }
     await this.#teardown();
-    this.#finished({
+    this.#finished(this.#summary());
+  }
+
+  #summary(): RunSummary {
+    return {
       batches: this.#nextBatch,
       groups: this.#groupsSent,
       recordsIn: this.#recordsIn,
-      recordsOut: this.#committer.recordsOut,
+      recordsOut: this.#committer?.recordsOut ?? 0,
       rejected: this.#rejects.byStep,
       rejectedTotal: this.#rejects.total,
       scheduleMessages: this.#scheduleMessages,
@@ -966,7 +989,7 @@ export class Driver {
       recoveries: this.#recoveries,
       checkpoint: this.#ckpt.latest.batch,
       resumed: this.#resumed,
-    });
+    };
   }
 
   /** Stops the run with an error, after writing out every batch already committed. */

@@ -56,6 +56,7 @@ export class Batcher {
   }
 
   start(): void {
+    this.#cutLoggedEmpty(0);
     this.input.on("data", (c: Uint8Array) => this.#onData(c));
     this.input.on("end", () => this.#onEnd());
     this.input.on("error", (e) => this.opts.onError(e));
@@ -112,8 +113,14 @@ export class Batcher {
     }, this.opts.intervalMs);
   }
 
+  /** Resumed runs: batches that were logged empty are cut as soon as they are next. */
+  #cutLoggedEmpty(keep: number): void {
+    while (this.#cuts.length > keep && this.#cuts[0] === 0 && this.#records === 0) this.#cut(false);
+  }
+
   #onData(chunk: Uint8Array): void {
     if (this.#ended) return;
+    this.#cutLoggedEmpty(0);
     let start = 0;
     if (!this.#headerDone) {
       const nl = chunk.indexOf(NL);
@@ -181,6 +188,7 @@ export class Batcher {
       this.#endSeen = true;
       return;
     }
+    this.#cutLoggedEmpty(1);
     this.#ended = true;
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#tail.length && !this.#stopped) {

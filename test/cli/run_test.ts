@@ -3,7 +3,8 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { awkWordCount, DRIZZLE, drizzle, executorPids, ROOT } from "../support/cli.ts";
+import { awkWordCount, DRIZZLE, drizzle, ROOT } from "../support/cli.ts";
+import { processGroup } from "./helpers.ts";
 
 let dir: string;
 let text: string;
@@ -51,7 +52,7 @@ describe("drizzle run wordcount", () => {
     const r = await drizzle(["run", "pipelines/wordcount.yaml", "--workers", "2"], "");
     expect(r.code).toBe(0);
     expect(r.stdout).toBe("");
-  });
+  }, 30_000);
 
   test("a closed stdout (| head -1) ends the run quietly with exit 0", async () => {
     const big = text.repeat(4);
@@ -95,7 +96,7 @@ sink: { file: { path: "${join(dir, "out", "counts.csv")}", format: csv } }
     expect(r.stdout).toBe("");
     const lines = readFileSync(join(dir, "out", "counts.csv"), "utf8").trim().split("\n").sort();
     expect(lines).toEqual(["x,3", "y,2", "z,1"]);
-  });
+  }, 30_000);
 });
 
 describe("bad input", () => {
@@ -106,7 +107,7 @@ describe("bad input", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${p}:3:5: step 1: unknown step 'mapp'`);
     expect(r.stdout).toBe("");
-  });
+  }, 30_000);
 
   test("bad expression: exit 2 naming the step", async () => {
     const p = join(dir, "badexpr.yaml");
@@ -114,13 +115,13 @@ describe("bad input", () => {
     const r = await drizzle(["validate", p]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${p}:3:13: step 1 'filter': cannot compile expression`);
-  });
+  }, 30_000);
 
   test("unknown flag: exit 2 with a suggestion", async () => {
     const r = await drizzle(["run", "pipelines/wordcount.yaml", "--worker", "2"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--workers");
-  });
+  }, 30_000);
 
   test("rejected records: counted, reported, the run goes on, exit 3", async () => {
     const good = '1.2.3.4 - - [25/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 10\n';
@@ -132,13 +133,15 @@ describe("bad input", () => {
     expect(r.stdout.trim().split("\n").pop()).toBe("200\t2\t20");
     expect(r.stderr).toContain("2 record(s) rejected");
     expect(r.stderr).toContain("step 1 'map': 2");
-  });
+  }, 30_000);
 });
 
 describe("unbounded input", () => {
   test("prints updates as batches complete; SIGINT commits what was read and exits 0", async () => {
     const child = spawn(DRIZZLE, ["run", "pipelines/status_counts.yaml", "--workers", "2", "--interval", "100ms"], {
       cwd: ROOT,
+      // Its own process group: its executors can be told from any other run's on the machine.
+      detached: true,
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
@@ -162,7 +165,39 @@ describe("unbounded input", () => {
     // Everything written had time to be read before the signal: all of it is counted.
     expect(last).toEqual(["404", String(sent), String(7 * sent)]);
     expect(stderr).not.toContain("error");
-    await new Promise((r) => setTimeout(r, 200));
-    expect(executorPids()).toEqual([]);
+    // The driver waited for its executors to exit.
+    expect(processGroup(child.pid!)).toEqual([]);
   }, 30_000);
+
+  test("a SIGINT while executors are still starting stops the run too", async () => {
+    const child = spawn(
+      DRIZZLE,
+      ["run", "pipelines/status_counts.yaml", "--workers", "2", "--interval", "50ms", "--log-level", "debug"],
+      { cwd: ROOT, detached: true, stdio: ["pipe", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    let signalled = false;
+    child.stderr.on("data", (c) => {
+      stderr += c;
+      // The first executor registered: the driver is still waiting for the second.
+      if (!signalled && stderr.includes("registered")) {
+        signalled = true;
+        child.kill("SIGINT");
+      }
+    });
+    child.stdout.resume();
+    child.stdin.on("error", () => {});
+    // Endless input: only the signal can end this run.
+    const writer = setInterval(() => child.stdin.write('1.2.3.4 - - [x] "GET / HTTP/1.1" 200 1\n'), 10);
+    const closed = new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    // Not a timing assertion: a run that ignored the signal would never end on its own.
+    const code = await Promise.race([closed, new Promise<"hung">((r) => setTimeout(() => r("hung"), 12_000))]);
+    clearInterval(writer);
+    child.stdin.destroy();
+    if (code === "hung") process.kill(-child.pid!, "SIGKILL");
+    expect(signalled).toBe(true);
+    expect(code).toBe(0);
+    expect(stderr).toContain("SIGINT: finishing the current batches");
+    expect(processGroup(child.pid!)).toEqual([]);
+  }, 20_000);
 });

@@ -79,6 +79,10 @@ describe("driver killed and resumed", () => {
       // Sorted: the order of lines within a batch is not defined. Every line exactly once.
       const got = readFileSync(out, "utf8").trim().split("\n");
       expect([...got].sort()).toEqual([...ref.lines].sort());
+      // Resuming a run that already finished changes nothing and ends.
+      const third = await runDriver({ ...base, resume: true });
+      expect(third.stderr).toContain("done");
+      expect(readFileSync(out, "utf8").trim().split("\n").sort()).toEqual([...ref.lines].sort());
     }, 60_000);
   }
 

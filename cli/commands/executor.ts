@@ -1,0 +1,30 @@
+import { Command } from "@commander-js/extra-typings";
+import { executorMain } from "../../engine/executor/process.ts";
+import { configureLog, log, type LogLevel } from "../../engine/log.ts";
+import { runtimeVersion } from "../../engine/runtime/mod.ts";
+import { examples } from "../help.ts";
+
+/**
+ * `drizzle executor` (hidden): an executor process, started by `drizzle run` with where to
+ * connect in the environment and the job secret on stdin. It exits when stdin closes.
+ */
+export function executorCommand() {
+  return new Command("executor")
+    .description("Run as an executor (started by 'drizzle run'; not for direct use).")
+    .addHelpText(
+      "after",
+      examples([
+        "DRIZZLE_DRIVER=127.0.0.1:4000 DRIZZLE_EXECUTOR_ID=0 DRIZZLE_JOB=ab12 drizzle executor  # secret on stdin",
+      ]),
+    )
+    .action(async () => {
+      const env = process.env;
+      configureLog({
+        prefix: `drizzle executor ${env.DRIZZLE_EXECUTOR_ID ?? "?"}`,
+        level: (env.DRIZZLE_LOG_LEVEL as LogLevel) || "warn",
+      });
+      // Says which program the driver started, e.g. that a standalone binary started itself.
+      log.debug(`started: ${runtimeVersion()}, ${process.execPath}, pid ${process.pid}`);
+      process.exitCode = await executorMain(env, process.stdin);
+    });
+}
