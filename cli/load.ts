@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { buildPlan, loadPipeline, type PhysicalPlan, PipelineError } from "../engine/plan/mod.ts";
 
 /**
@@ -15,5 +15,15 @@ export function loadPlan(file: string, partitions: number): PhysicalPlan {
       message: `cannot read pipeline: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     }]);
   }
-  return buildPlan(loadPipeline(text, file), { partitions });
+  return buildPlan(loadPipeline(text, file, process.env, { checkFile }), { partitions });
+}
+
+/** Null when a file the pipeline names (a join table, a udf module) can be read; else why not. */
+export function checkFile(path: string): string | null {
+  try {
+    accessSync(path, constants.R_OK);
+    return statSync(path).isFile() ? null : "not a file";
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+  }
 }

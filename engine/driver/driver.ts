@@ -5,6 +5,7 @@ import { Batcher, type RawBatch, splitAtLines } from "../io/batcher.ts";
 import { parseHeader } from "../io/decode.ts";
 import { openSink, type SinkWriter } from "../io/sink.ts";
 import { openSource } from "../io/source.ts";
+import { GeneratedInput, type GeneratedRange, partitionRange } from "../io/generated.ts";
 import { log } from "../log.ts";
 import {
   type Connection,
@@ -20,9 +21,9 @@ import {
   newSecret,
   type Placement,
 } from "../wire/mod.ts";
-import { createHash } from "node:crypto";
 import { CheckpointTracker } from "./checkpoints.ts";
 import { CheckpointStore } from "./checkpoint_store.ts";
+import { pipelineId, readResumePoint } from "./resume.ts";
 import { Committer } from "./commit.ts";
 import { reassign, rebalance, roundRobin } from "./placement.ts";
 import { GroupSizeController } from "./group_size.ts";
@@ -49,6 +50,8 @@ interface BatchState {
   endOffset: number;
   /** Processing time of the batch (epoch ms at the cut; a resumed run reuses the logged one). */
   time: number;
+  /** A generated source: the events the batch covers. */
+  gen?: GeneratedRange;
 }
 
 interface GroupState {
@@ -108,7 +111,7 @@ export class Driver {
   #conns = new Map<number, Connection>();
   #execs = new Map<number, ExecutorState>();
   #placement: Placement = [];
-  #batcher!: Batcher;
+  #batcher!: Pick<Batcher, "start" | "stop" | "resume">;
   #writer!: SinkWriter;
   #committer!: Committer;
   #ckpt: CheckpointTracker;
@@ -247,18 +250,29 @@ export class Driver {
       (batch, records, bytes) => this.handle({ type: "committed", batch, records, bytes }),
       resume?.commitFrom ?? 0,
     );
-    this.#batcher = new Batcher(openSource(o.plan.source, o.stdin), {
-      intervalMs: o.intervalMs,
-      batchRecords: o.batchRecords,
-      batchBytes: o.batchBytes,
-      header: o.plan.source.header,
-      onHeader: (line) => (this.#header = parseHeader(line, o.plan.source.format)),
-      skipBytes: resume?.offset,
-      cuts: resume?.cuts,
-      onBatch: (raw) => this.handle({ type: "batch", raw }),
-      hasRoom: () => this.#hasRoom(),
-      onError: (error) => this.handle({ type: "inputError", error }),
-    });
+    const gen = o.plan.source.generate;
+    this.#batcher = gen
+      ? new GeneratedInput({
+        events: gen.events,
+        rate: gen.rate,
+        startTimeMs: gen.startTime,
+        intervalMs: o.intervalMs,
+        batchRecords: o.batchRecords,
+        onBatch: (raw) => this.handle({ type: "batch", raw }),
+        hasRoom: () => this.#hasRoom(),
+      })
+      : new Batcher(openSource(o.plan.source, o.stdin), {
+        intervalMs: o.intervalMs,
+        batchRecords: o.batchRecords,
+        batchBytes: o.batchBytes,
+        header: o.plan.source.header,
+        onHeader: (line) => (this.#header = parseHeader(line, o.plan.source.format)),
+        skipBytes: resume?.offset,
+        cuts: resume?.cuts,
+        onBatch: (raw) => this.handle({ type: "batch", raw }),
+        hasRoom: () => this.#hasRoom(),
+        onError: (error) => this.handle({ type: "inputError", error }),
+      });
     this.#phase = "running";
     this.#ticker = setInterval(() => this.handle({ type: "tick" }), o.heartbeatMs);
     this.#batcher.start();
@@ -283,50 +297,23 @@ export class Driver {
       await store.init(true);
       return null;
     }
-    if (o.plan.source.kind === "stdin") throw new RunError("--resume needs a file source (stdin cannot be read again)");
+    if (o.plan.source.kind !== "file") throw new RunError("--resume needs a file source (stdin cannot be read again)");
     await store.init(false);
-    const { checkpoint, skipped } = await store.load(this.#pipelineId());
-    for (const s of skipped) log.warn(`checkpoint ${s}; using an older one`);
-    const c = checkpoint ?? { batch: -1, lanes: [], offset: 0, pipeline: "" };
-    const manifest = (await store.manifest()) ?? { batch: -1, bytes: 0 };
-    const logged = await store.batchLog();
-    if (logged.get(manifest.batch)?.final) {
-      this.#resumed = { checkpoint: c.batch, committed: manifest.batch };
-      return { offset: 0, cuts: [], commitFrom: manifest.batch + 1, complete: true };
-    }
-    if (manifest.batch < c.batch) {
-      throw new RunError(
-        `cannot resume: ${o.checkpointDir} has a checkpoint at batch ${c.batch} but output only up to ${manifest.batch}`,
-      );
-    }
-    const cuts: number[] = [];
-    for (let b = c.batch + 1; b <= manifest.batch; b++) {
-      const entry = logged.get(b);
-      if (entry === undefined) {
-        throw new RunError(`cannot resume: batch ${b} is missing from ${o.checkpointDir}/batches.log`);
-      }
-      cuts.push(entry.records);
-      this.#loggedTimes.set(b, entry.time);
-    }
-    this.#ckpt.load({ batch: c.batch, lanes: c.lanes });
-    this.#nextBatch = c.batch + 1;
-    this.#resumed = { checkpoint: c.batch, committed: manifest.batch };
-    this.#sinkBytes = manifest.bytes;
-    this.#offset = c.offset;
-    this.#written = manifest.batch + 1;
-    log.info(`resuming from checkpoint at batch ${c.batch}; batches up to ${manifest.batch} are already committed`);
+    const r = await readResumePoint(store, o.plan);
+    this.#resumed = { checkpoint: r.checkpoint.batch, committed: r.committed };
+    if (r.complete) return { offset: 0, cuts: [], commitFrom: r.committed + 1, complete: true };
+    r.cuts.forEach((cut, i) => this.#loggedTimes.set(r.checkpoint.batch + 1 + i, cut.time));
+    this.#ckpt.load(r.checkpoint);
+    this.#nextBatch = r.checkpoint.batch + 1;
+    this.#sinkBytes = r.sinkBytes;
+    this.#offset = r.offset;
+    this.#written = r.committed + 1;
     return {
-      offset: c.offset,
-      cuts,
-      commitFrom: manifest.batch + 1,
-      sinkBytes: o.plan.sink.kind === "file" ? manifest.bytes : undefined,
+      offset: r.offset,
+      cuts: r.cuts.map((c) => c.records),
+      commitFrom: r.committed + 1,
+      sinkBytes: o.plan.sink.kind === "file" ? r.sinkBytes : undefined,
     };
-  }
-
-  /** A fingerprint of the plan: a checkpoint is only ever resumed by the pipeline that wrote it. */
-  #pipelineId(): string {
-    const { stages, source, sink } = this.#o.plan;
-    return createHash("sha256").update(JSON.stringify({ stages, source, sink })).digest("hex").slice(0, 16);
   }
 
   /** Stops reading input; what was read is processed and committed, then the run ends. */
@@ -523,6 +510,7 @@ export class Driver {
       recovered: false,
       endOffset: this.#offset += raw.data.length,
       time: this.#loggedTimes.get(this.#nextBatch - 1) ?? Date.now(),
+      gen: raw.gen,
     };
     this.#store?.logBatch(b.id, b.records, b.time, b.final);
     this.#batches.set(b.id, b);
@@ -617,6 +605,7 @@ export class Driver {
         batch: b.id,
         partition: p,
         data: chunks[p],
+        gen: b.gen && partitionRange(b.gen, p, owners.length),
         time: b.time,
         final: b.final,
         header: this.#header,
@@ -777,7 +766,7 @@ export class Driver {
     const c = this.#ckpt.advance(this.#written);
     if (!c) return;
     const at = this.#batches.get(c.batch);
-    if (this.#store && at) this.#store.save({ ...c, pipeline: this.#pipelineId(), offset: at.endOffset });
+    if (this.#store && at) this.#store.save({ ...c, pipeline: pipelineId(this.#o.plan), offset: at.endOffset });
     for (const [id, b] of this.#batches) {
       if (id > c.batch || !b.committed) continue;
       this.#batches.delete(id);

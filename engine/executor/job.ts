@@ -27,7 +27,13 @@ export interface JobPorts {
   setPeers(peers: StartJob["peers"]): void;
 }
 
-type SourceInput = { kind: "source"; data: Uint8Array; header?: string[]; time: number };
+type SourceInput = {
+  kind: "source";
+  data: Uint8Array;
+  header?: string[];
+  time: number;
+  gen?: { start: number; count: number; startTimeMs: number };
+};
 /** One upstream task's block for a reduce task, with the batch facts it carries. */
 type BlockInput = { records: unknown[]; time: number; maxTime: number | null };
 type Input = SourceInput | BlockInput;
@@ -113,7 +119,7 @@ export class JobRun {
           m.batch,
           0,
           m.partition,
-          { kind: "source", data: m.data, header: m.header, time: m.time },
+          { kind: "source", data: m.data, header: m.header, time: m.time, gen: m.gen },
           m.final,
         );
         this.#pump();

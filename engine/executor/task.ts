@@ -7,6 +7,7 @@ import type { Rejects } from "../ops/reject.ts";
 import { combinesBeforeShuffle, eventTime, Watermark, WindowCombiner, WindowState } from "../ops/window.ts";
 import { decodeRecords } from "../io/decode.ts";
 import { encodeRecords } from "../io/encode.ts";
+import { ysbEvents } from "../io/ysb.ts";
 
 /**
  * What a task reads: raw source bytes (stage 0) or shuffle blocks from every upstream task.
@@ -14,7 +15,14 @@ import { encodeRecords } from "../io/encode.ts";
  * sees the same); `maxTime` is the highest event time any upstream task saw in the batch.
  */
 export type TaskInput =
-  | { kind: "source"; data: Uint8Array; header?: string[]; time: number }
+  | {
+    kind: "source";
+    data: Uint8Array;
+    header?: string[];
+    time: number;
+    /** A generated source: make these events here instead of reading `data`. */
+    gen?: { start: number; count: number; startTimeMs: number };
+  }
   | { kind: "shuffle"; blocks: unknown[][]; time: number; maxTime: number | null };
 
 /** What a task produced: one block per downstream partition, or formatted sink output. */
@@ -112,7 +120,13 @@ export class StageRunner {
   run(partition: number, input: TaskInput, final: boolean): TaskOutput {
     const { emit, finish } = this.#collector(input.time);
     const chain = fuseSteps(this.stage.steps, this.rejects, emit);
-    if (input.kind === "source") {
+    if (input.kind === "source" && input.gen) {
+      const g = this.plan.source.generate!;
+      // Unpaced, events are still spaced in event time as if they came at 100k/s.
+      const rate = g.rate > 0 ? g.rate : 100_000;
+      const lines = ysbEvents({ ...input.gen, seed: g.seed, rate, skew: g.skew });
+      for (let i = 0; i < lines.length; i++) chain(lines[i]);
+    } else if (input.kind === "source") {
       decodeRecords(input.data, this.plan.source.format, input.header, this.rejects, chain);
     } else if (this.stage.window) {
       this.#runWindow(partition, input, final, chain);

@@ -6,6 +6,8 @@ export interface RawBatch {
   records: number;
   /** Input ended with this batch. */
   final: boolean;
+  /** A generated source: which events the batch covers (data is empty). */
+  gen?: { start: number; count: number; startTimeMs: number };
 }
 
 export interface BatcherOptions {

@@ -31,19 +31,10 @@ export class StreamSink implements SinkWriter {
   write(data: Uint8Array): Promise<void> {
     if (this.#error) return Promise.reject(this.#error);
     if (this.gone || data.length === 0) return Promise.resolve();
-    // Resolves once the bytes were handed to the OS: a commit is recorded only after that.
+    // Resolves once the bytes were handed to the OS: a commit is recorded only after that. A
+    // failed write calls back too (with its error, which the stream's "error" listener keeps).
     return new Promise((resolve) => {
-      let settled = false;
-      const done = () => {
-        if (settled) return;
-        settled = true;
-        this.out.off("error", done);
-        this.out.off("close", done);
-        resolve();
-      };
-      this.out.on("error", done);
-      this.out.on("close", done);
-      this.out.write(data, () => done());
+      this.out.write(data, () => resolve());
     });
   }
 

@@ -9,6 +9,7 @@ import { PipelineError, type PipelineIssue, showValue as show, type SourcePos } 
 import {
   FileSink,
   FileSource,
+  GenerateSource,
   ParseCsv,
   ParseJson,
   ParseRegex,
@@ -214,7 +215,7 @@ export function loadPipeline(
 
 /** Union members by the key that names them: report errors against the variant written. */
 const VARIANTS: Record<string, Record<string, z.ZodType>> = {
-  source: { stdin: StdinSource, file: FileSource },
+  source: { stdin: StdinSource, file: FileSource, generate: GenerateSource },
   sink: { stdout: StdoutSink, file: FileSink },
   parse: { json: ParseJson, csv: ParseCsv, tsv: ParseTsv, regex: ParseRegex },
   window: { tumbling: TumblingWindow, sliding: SlidingWindow, session: SessionWindow },
@@ -234,7 +235,9 @@ function specificSchema(path: Path, value: unknown): z.ZodType | undefined {
 
 function unionHint(path: Path): string {
   const last = path[path.length - 1];
-  if (last === "source") return "expected 'stdin: { format }' or 'file: { path, format }'";
+  if (last === "source") {
+    return "expected 'stdin: { format }', 'file: { path, format }' or 'generate: { ysb: { events, rate } }'";
+  }
   if (last === "sink") return "expected 'stdout: { format }' or 'file: { path, format }'";
   if (last === "parse") {
     return "expected one of 'json: <expression>', 'csv: <expression>' or 'tsv: <expression>' with 'columns', " +

@@ -125,7 +125,9 @@ export interface StagePlan {
 }
 
 export interface SourcePlan {
-  kind: "stdin" | "file";
+  kind: "stdin" | "file" | "generate";
+  /** generate: what to make (the YSB event stream). */
+  generate?: { workload: "ysb"; events: number; rate: number; seed: number; skew: boolean; startTime?: number };
   paths: string[];
   format: Format;
   header: boolean;

@@ -25,7 +25,24 @@ export const FileSource = z.strictObject({
     ...sourceOptions,
   }),
 });
-export const Source = z.union([StdinSource, FileSource]);
+/**
+ * Synthetic input made on the executors themselves (no bytes cross the driver): the Yahoo
+ * Streaming Benchmark's events as JSON lines, deterministic for a seed, at `rate` events per
+ * second of processing time (0: as fast as the pipeline goes), `events` in all.
+ */
+export const GenerateSource = z.strictObject({
+  generate: z.strictObject({
+    ysb: z.strictObject({
+      events: z.number().int().positive(),
+      rate: z.number().nonnegative().default(0),
+      seed: z.number().int().default(1),
+      skew: z.boolean().default(false),
+      /** Event time of event 0, epoch ms (default: when the run starts). */
+      startTime: z.number().int().optional(),
+    }),
+  }),
+});
+export const Source = z.union([StdinSource, FileSource, GenerateSource]);
 export type Source = z.infer<typeof Source>;
 
 const sinkOptions = { format: Format.default("tsv") };

@@ -29,9 +29,14 @@ export interface PlanOptions {
 export function buildPlan(p: LoadedPipeline, opts: PlanOptions): PhysicalPlan {
   const { spec } = p;
   const issues: PipelineIssue[] = [];
-  const src = "stdin" in spec.source ? spec.source.stdin : spec.source.file;
+  const src = "stdin" in spec.source
+    ? spec.source.stdin
+    : "file" in spec.source
+    ? spec.source.file
+    : { format: "lines" as const, header: false };
   const source: SourcePlan = {
-    kind: "stdin" in spec.source ? "stdin" : "file",
+    kind: "stdin" in spec.source ? "stdin" : "file" in spec.source ? "file" : "generate",
+    generate: "generate" in spec.source ? { workload: "ysb", ...spec.source.generate.ysb } : undefined,
     paths: "file" in spec.source ? [spec.source.file.path].flat() : [],
     format: src.format,
     header: src.header,
@@ -193,7 +198,12 @@ function windowPlan(
 /** Human-readable description of the stages, for `drizzle plan`. */
 export function describePlan(plan: PhysicalPlan): string {
   const out: string[] = [];
-  const src = plan.source.kind === "stdin" ? "stdin" : `file ${plan.source.paths.join(", ")}`;
+  const g = plan.source.generate;
+  const src = plan.source.kind === "stdin"
+    ? "stdin"
+    : g
+    ? `generate ${g.workload} (${g.events} events${g.rate ? ` at ${g.rate}/s` : ""})`
+    : `file ${plan.source.paths.join(", ")}`;
   out.push(`pipeline ${plan.name}: ${plan.stages.length} stage(s), source ${src} (${plan.source.format})`);
   for (const s of plan.stages) {
     const input = s.id === 0 ? "source" : `shuffle from stage ${s.id - 1}`;

@@ -133,6 +133,8 @@ export interface InputChunk extends Envelope {
   time: number;
   /** The last batch of the input: stateful steps emit their final results after it. */
   final: boolean;
+  /** A generated source: the events this partition makes itself (data is empty). */
+  gen?: { start: number; count: number; startTimeMs: number };
   /** Column names when the source format has a header line. */
   header?: string[];
 }

@@ -109,6 +109,13 @@ describe("bad input", () => {
     expect(r.stdout).toBe("");
   }, 30_000);
 
+  test("a join table that cannot be read: exit 2 with file:line:col", async () => {
+    const r = await drizzle(["validate", "pipelines/ysb.yaml"], "", { YSB_CAMPAIGNS: "/nonexistent/campaigns.csv" });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("pipelines/ysb.yaml:17:19: step 4 'join': cannot read table");
+    expect(r.stderr).toContain("ENOENT");
+  });
+
   test("bad expression: exit 2 naming the step", async () => {
     const p = join(dir, "badexpr.yaml");
     writeFileSync(p, 'source: { stdin: {} }\nsteps:\n  - filter: "line.length >"\n');
