@@ -213,7 +213,7 @@ export class Driver {
     this.#listener = await listen("127.0.0.1", 0, {
       secret: this.#secret,
       onConnection: (conn) => this.handle({ type: "connected", conn }),
-      onRefused: (reason) => log.warn(reason),
+      onRefused: (reason, authFailed) => (authFailed ? log.warn(reason) : log.debug(reason)),
     });
     const registered = new Promise<void>((r) => (this.#registered = r));
     o.launcher.onExit = (executor, how) => this.handle({ type: "exited", executor, how });

@@ -87,7 +87,7 @@ export class Executor {
         c.onMessage = (m) => this.#onPeer(c, m);
         c.onClose = () => this.#incoming.delete(c);
       },
-      onRefused: (reason) => log.warn(reason),
+      onRefused: (reason, authFailed) => (authFailed ? log.warn(reason) : log.debug(reason)),
     });
     try {
       this.#driver = await connect(o.driverHost, o.driverPort, o.id, { secret: o.secret });
@@ -235,7 +235,8 @@ export class Executor {
           if (this.#peers.get(e) === conn) this.#peers.delete(e);
         };
       }, (err) => {
-        if (!this.#lost.has(e) && !this.#stopped) log.warn(`executor ${this.id}: ${(err as Error).message}`);
+        // The driver notices a lost peer and says so; here it is only a detail.
+        if (!this.#lost.has(e) && !this.#stopped) log.debug(`executor ${this.id}: ${(err as Error).message}`);
         if (this.#peers.get(e) === conn) this.#peers.delete(e);
       });
       this.#peers.set(e, conn);

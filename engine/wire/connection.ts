@@ -206,7 +206,8 @@ export function listen(
   port: number,
   opts: ConnectionOptions & {
     onConnection: (c: Connection) => void;
-    onRefused?: (reason: string) => void;
+    /** `authFailed`: the peer completed a handshake that failed (not just a broken socket). */
+    onRefused?: (reason: string, authFailed: boolean) => void;
   },
 ): Promise<Listener> {
   const sockets = new Set<Socket>();
@@ -216,6 +217,7 @@ export function listen(
     socket.setNoDelay(true);
     const decoder = new FrameDecoder(opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
     const reader = handshakeReader(socket, decoder);
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     const nonce = newNonce();
     const challenge: Challenge = { type: "Challenge", nonce };
     socket.write(encodeFrame(challenge));
@@ -241,9 +243,11 @@ export function listen(
         conn.start(reader.queue.splice(0));
       },
       (e) => {
-        opts.onRefused?.(
-          `refused connection from ${socket.remoteAddress}:${socket.remotePort}: ${(e as Error).message}`,
-        );
+        // A peer that talked but could not prove itself is worth a warning; one whose
+        // connection merely broke during the handshake (it died) is not.
+        const message = (e as Error).message;
+        const spoke = !/closed during handshake|ECONNRESET|EPIPE|timed out/.test(message);
+        opts.onRefused?.(`refused connection from ${peer}: ${message}`, spoke);
         socket.destroy();
       },
     );
