@@ -19,6 +19,7 @@ import {
   listen,
   type Listener,
   newSecret,
+  type PeerAddress,
   type Placement,
 } from "../wire/mod.ts";
 import { CheckpointTracker } from "./checkpoints.ts";
@@ -454,7 +455,8 @@ export class Driver {
     return [...this.#execs.values()].filter((e) => e.alive).map((e) => e.id).sort((a, b) => a - b);
   }
 
-  #peers() {
+  /** Where every live executor listens for its peers. */
+  #peers(): PeerAddress[] {
     return [...this.#execs.values()].filter((e) => e.alive).map((e) => ({
       executor: e.id,
       host: e.host,
@@ -465,20 +467,23 @@ export class Driver {
   /** Starts (or restarts, after a global rollback) the job on every live executor. */
   #startAttempt(from: number): void {
     const peers = this.#peers();
-    for (const id of this.#alive()) {
-      this.#send(id, {
-        type: "StartJob",
-        job: this.job,
-        attempt: this.#attempt,
-        plan: this.#o.plan,
-        mode: this.#o.mode,
-        peers,
-        placement: this.#placement,
-        from,
-        restore: this.#ckpt.statesFor(this.#placement, id),
-        heartbeatMs: this.#o.heartbeatMs,
-      });
-    }
+    for (const id of this.#alive()) this.#sendStartJob(id, from, peers);
+  }
+
+  /** Starts the current attempt on one executor, with the checkpointed state of its lanes. */
+  #sendStartJob(id: ExecutorId, from: number, peers: PeerAddress[]): void {
+    this.#send(id, {
+      type: "StartJob",
+      job: this.job,
+      attempt: this.#attempt,
+      plan: this.#o.plan,
+      mode: this.#o.mode,
+      peers,
+      placement: this.#placement,
+      from,
+      restore: this.#ckpt.statesFor(this.#placement, id),
+      heartbeatMs: this.#o.heartbeatMs,
+    });
   }
 
   #hasRoom(): boolean {
@@ -848,18 +853,7 @@ export class Driver {
     this.#placement = rebalance(old, id, this.#alive());
     const moved = (s: number, p: number) => old[s][p] !== this.#placement[s][p];
     const peers = this.#peers();
-    this.#send(id, {
-      type: "StartJob",
-      job: this.job,
-      attempt: this.#attempt,
-      plan: this.#o.plan,
-      mode: this.#o.mode,
-      peers,
-      placement: this.#placement,
-      from,
-      restore: this.#ckpt.statesFor(this.#placement, id),
-      heartbeatMs: this.#o.heartbeatMs,
-    });
+    this.#sendStartJob(id, from, peers);
     const g = this.#group;
     if (g && g.first + g.count - 1 >= from) {
       this.#send(id, {

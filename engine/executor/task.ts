@@ -195,6 +195,26 @@ export class StageRunner {
     }
     const key = this.#key!;
     const keyLabel = out.key.label;
+    // A record whose key (or event time) cannot be computed is rejected: undefined says so.
+    const keyOf = (r: unknown): Key | undefined => {
+      try {
+        return normalizeKey(key(r));
+      } catch (e) {
+        rejects.add(keyLabel, r, e);
+        return undefined;
+      }
+    };
+    const time = this.#time;
+    const timeLabel = out.time?.label ?? keyLabel;
+    const timeOf = (r: unknown): number | undefined => {
+      if (!time) return batchTime;
+      try {
+        return eventTime(time(r));
+      } catch (e) {
+        rejects.add(timeLabel, r, e);
+        return undefined;
+      }
+    };
     const n = this.#downstreamPartitions;
     const blocks: unknown[][] = Array.from({ length: n }, () => []);
     if (this.#combineFns) {
@@ -202,13 +222,8 @@ export class StageRunner {
       const aggLabel = out.combine!.label;
       return {
         emit: (r) => {
-          let k;
-          try {
-            k = normalizeKey(key(r));
-          } catch (e) {
-            rejects.add(keyLabel, r, e);
-            return;
-          }
+          const k = keyOf(r);
+          if (k === undefined) return;
           try {
             combiner.add(k, r);
           } catch (e) {
@@ -223,30 +238,16 @@ export class StageRunner {
     }
     let count = 0;
     if (this.#windowed) {
-      const time = this.#time;
-      const timeLabel = out.time?.label ?? keyLabel;
       let maxTime: number | null = null;
       if (this.#windowCombine) {
         const combiner = new WindowCombiner(this.#windowCombine);
         const aggLabel = this.#windowCombine.aggregate.label;
         return {
           emit: (r) => {
-            let k;
-            try {
-              k = normalizeKey(key(r));
-            } catch (e) {
-              rejects.add(keyLabel, r, e);
-              return;
-            }
-            let t = batchTime;
-            if (time) {
-              try {
-                t = eventTime(time(r));
-              } catch (e) {
-                rejects.add(timeLabel, r, e);
-                return;
-              }
-            }
+            const k = keyOf(r);
+            if (k === undefined) return;
+            const t = timeOf(r);
+            if (t === undefined) return;
             try {
               combiner.add(k, t, r);
             } catch (e) {
@@ -266,23 +267,11 @@ export class StageRunner {
       }
       return {
         emit: (r) => {
-          let k;
-          try {
-            k = normalizeKey(key(r));
-          } catch (e) {
-            rejects.add(keyLabel, r, e);
-            return;
-          }
-          let t = batchTime;
-          if (time) {
-            try {
-              t = eventTime(time(r));
-            } catch (e) {
-              rejects.add(timeLabel, r, e);
-              return;
-            }
-            if (maxTime === null || t > maxTime) maxTime = t;
-          }
+          const k = keyOf(r);
+          if (k === undefined) return;
+          const t = timeOf(r);
+          if (t === undefined) return;
+          if (time && (maxTime === null || t > maxTime)) maxTime = t;
           blocks[partitionOf(k, n)].push([k, t, r]);
           count++;
         },
@@ -291,13 +280,8 @@ export class StageRunner {
     }
     return {
       emit: (r) => {
-        let k;
-        try {
-          k = normalizeKey(key(r));
-        } catch (e) {
-          rejects.add(keyLabel, r, e);
-          return;
-        }
+        const k = keyOf(r);
+        if (k === undefined) return;
         blocks[partitionOf(k, n)].push([k, r]);
         count++;
       },

@@ -1,18 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Readable } from "node:stream";
 import { Batcher, type BatcherOptions, type RawBatch, splitAtLines } from "../../../engine/io/batcher.ts";
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "../../support/prng.ts";
 
 const enc = new TextEncoder();
 const text = (b: Uint8Array) => Buffer.from(b).toString("utf8");

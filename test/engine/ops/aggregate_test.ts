@@ -3,21 +3,10 @@ import { Packr } from "msgpackr";
 import { AggregateFns, AggregateState, Combiner, type Partial, topOf } from "../../../engine/ops/aggregate.ts";
 import type { Key } from "../../../engine/ops/partition.ts";
 import type { AggregateColumnPlan, AggregatePlan } from "../../../engine/plan/plan.ts";
+import { prng } from "../../support/prng.ts";
 
 function plan(columns: AggregateColumnPlan[], emit: AggregatePlan["emit"] = "final"): AggregatePlan {
   return { columns, emit, as: "r", label: "step 2 'aggregate'" };
-}
-
-/** Deterministic PRNG (mulberry32) so the random checks are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const ALL: AggregateColumnPlan[] = [

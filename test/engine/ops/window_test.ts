@@ -9,6 +9,7 @@ import { loadPipeline } from "../../../engine/plan/load.ts";
 import type { AggregateColumnPlan, WindowPlan } from "../../../engine/plan/plan.ts";
 import { buildPlan } from "../../../engine/plan/stages.ts";
 import { evaluateReference } from "../../support/reference.ts";
+import { prng } from "../../support/prng.ts";
 
 const COUNT: AggregateColumnPlan[] = [{ name: "n", kind: "count" }];
 
@@ -39,18 +40,6 @@ class Probe {
 
 function add(w: WindowState, p: Probe, key: Key, t: number, extra: Record<string, unknown> = {}): void {
   w.add(key, t, { t, ...extra }, p.onLate);
-}
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe("eventTime", () => {
