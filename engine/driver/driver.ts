@@ -27,6 +27,7 @@ import { CheckpointStore } from "./checkpoint_store.ts";
 import { pipelineId, readResumePoint } from "./resume.ts";
 import { Committer } from "./commit.ts";
 import { reassign, rebalance, roundRobin } from "./placement.ts";
+import { BspScheduler } from "./bsp.ts";
 import { GroupSizeController } from "./group_size.ts";
 import { type DriverOptions, type RecoveryReport, RunError, type RunSummary } from "./types.ts";
 
@@ -151,13 +152,9 @@ export class Driver {
   /** Replacement executors started and not yet registered. */
   #joining = new Set<number>();
   #nextExecutorId = 0;
-  /** bsp: a replacement registered; it joins at the next batch boundary. */
-  #bspJoin = false;
   #lastTick = performance.now();
-  // bsp: batches waiting to run, the one running, and a checkpoint being taken between batches.
-  #bspQueue: BatchState[] = [];
-  #bsp: { batch: BatchState; stage: number; finished: Set<number>; locations: ExecutorId[][] } | null = null;
-  #bspCheckpoint: number | null = null;
+  /** bsp mode's stage-by-stage scheduler. */
+  #bsp: BspScheduler<BatchState>;
   #registered!: () => void;
   #allStopped: (() => void) | null = null;
   #finished!: (s: RunSummary) => void;
@@ -197,6 +194,21 @@ export class Driver {
       }
     }
     this.#ckpt = new CheckpointTracker(lanes);
+    this.#bsp = new BspScheduler({
+      plan: opts.plan,
+      checkpointEvery: this.#o.checkpointEvery,
+      ckpt: this.#ckpt,
+      placement: () => this.#placement,
+      alive: () => this.#alive(),
+      running: () => this.#phase === "running",
+      bufferFull: () => this.#bufferFull(),
+      schedule: (to, m) => {
+        this.#send(to, { ...m, job: this.job, attempt: this.#attempt } as DriverCommand);
+        this.#scheduleMessages++;
+      },
+      sendInput: (b) => this.#sendInput(b, null),
+      restartForJoin: () => this.#recoverGlobal(this.#ckpt.latest.batch + 1),
+    });
   }
 
   /** Runs the job to the end of its input. Rejects with RunError when it cannot finish. */
@@ -395,13 +407,9 @@ export class Driver {
       case "StateSnapshot": {
         const t0 = performance.now();
         this.#ckpt.add(m);
-        if (this.#bspCheckpoint === m.batch && this.#ckpt.hasAllSnapshots(m.batch)) {
-          this.#bspCheckpoint = null;
-          this.#advanceCheckpoint();
-          this.#bspNext();
-        } else {
-          this.#advanceCheckpoint();
-        }
+        const bspWaited = this.#bsp.snapshotted(m.batch);
+        this.#advanceCheckpoint();
+        if (bspWaited) this.#bsp.next();
         this.#coordMs += performance.now() - t0;
         return;
       }
@@ -410,17 +418,17 @@ export class Driver {
         return this.#groupCompleted(from, m.group, m.last, m.timings);
       case "TaskFinished":
         this.#countRejects(m.rejected);
-        return this.#bspTaskFinished(m.executor, m.stage, m.partition, m.batch);
+        return this.#bsp.taskFinished(m.executor, m.stage, m.partition, m.batch);
       case "GetMapOutputs": {
-        const cur = this.#bsp;
-        if (!cur || cur.batch.id !== m.batch) return;
+        const locations = this.#bsp.locations(m.batch, m.stage);
+        if (!locations) return;
         this.#send(from, {
           type: "MapOutputs",
           job: this.job,
           attempt: this.#attempt,
           batch: m.batch,
           stage: m.stage,
-          locations: cur.locations[m.stage],
+          locations,
         });
         this.#scheduleMessages++;
         return;
@@ -535,8 +543,7 @@ export class Driver {
       b.scheduleMs = b.dispatchedAt - now;
       if (!b.final && this.#bufferFull()) this.#endGroupEarly();
     } else {
-      this.#bspQueue.push(b);
-      this.#bspNext();
+      this.#bsp.enqueue(b);
     }
   }
 
@@ -647,76 +654,6 @@ export class Driver {
       coordinationMs,
       reason: g.reason,
     });
-  }
-
-  /** bsp: start the next queued batch once the previous one ran all its stages (and checkpointed). */
-  #bspNext(): void {
-    if (this.#bsp || this.#bspCheckpoint !== null) return;
-    if (this.#phase !== "running") return;
-    if (this.#bspJoin) {
-      // Between batches: restart from the checkpoint with the newcomer in the placement.
-      this.#bspJoin = false;
-      this.#recoverGlobal(this.#ckpt.latest.batch + 1);
-      return;
-    }
-    if (this.#bspQueue.length === 0) return;
-    const batch = this.#bspQueue.shift()!;
-    batch.dispatchedAt = performance.now();
-    const locations = this.#o.plan.stages.map((s) => new Array<ExecutorId>(s.partitions));
-    this.#bsp = { batch, stage: 0, finished: new Set(), locations };
-    this.#sendInput(batch, null);
-    this.#bspLaunch(0);
-  }
-
-  #bspLaunch(stage: number): void {
-    const cur = this.#bsp!;
-    const t0 = performance.now();
-    this.#placement[stage].forEach((owner, p) => {
-      this.#send(owner, {
-        type: "LaunchTask",
-        job: this.job,
-        attempt: this.#attempt,
-        batch: cur.batch.id,
-        stage,
-        partition: p,
-        final: cur.batch.final,
-        releaseBefore: this.#ckpt.latest.batch + 1,
-      });
-      this.#scheduleMessages++;
-    });
-    cur.batch.scheduleMs += performance.now() - t0;
-  }
-
-  #bspTaskFinished(executor: ExecutorId, stage: number, partition: number, batch: number): void {
-    const cur = this.#bsp;
-    if (!cur || stage !== cur.stage || batch !== cur.batch.id) return;
-    cur.locations[stage][partition] = executor;
-    cur.finished.add(partition);
-    if (cur.finished.size < this.#o.plan.stages[stage].partitions) return;
-    if (stage + 1 < this.#o.plan.stages.length) {
-      cur.stage++;
-      cur.finished = new Set();
-      this.#bspLaunch(cur.stage);
-      return;
-    }
-    // The last stage's SinkData came before its TaskFinished on the same connection, so the
-    // batch is already complete in the committer.
-    this.#bsp = null;
-    const b = cur.batch.id;
-    // Checkpoint every N batches, or now when the buffer is full (only a checkpoint frees it).
-    if (!cur.batch.final && ((b + 1) % this.#o.checkpointEvery === 0 || this.#bufferFull())) {
-      this.#ckpt.expect(b);
-      if (this.#ckpt.statefulLanes.length > 0) {
-        // Spark-style: the checkpoint is taken between batches, and the next batch waits for it.
-        this.#bspCheckpoint = b;
-        for (const id of this.#alive()) {
-          this.#send(id, { type: "Checkpoint", job: this.job, attempt: this.#attempt, batch: b });
-          this.#scheduleMessages++;
-        }
-        return;
-      }
-    }
-    this.#bspNext();
   }
 
   #onCommitted(id: number, recordsOut: number, bytesOut: number): void {
@@ -843,11 +780,7 @@ export class Driver {
   #join(id: ExecutorId): void {
     if (this.#phase !== "running") return;
     this.#o.observer.event?.(`executor ${id} joined`);
-    if (this.#o.mode === "bsp") {
-      this.#bspJoin = true;
-      this.#bspNext();
-      return;
-    }
+    if (this.#o.mode === "bsp") return this.#bsp.join();
     const from = this.#ckpt.latest.batch + 1;
     const old = this.#placement;
     this.#placement = rebalance(old, id, this.#alive());
@@ -927,10 +860,7 @@ export class Driver {
     if (this.#o.mode === "drizzle") {
       for (const b of replay) this.#drizzleDispatch(b);
     } else {
-      this.#bsp = null;
-      this.#bspCheckpoint = null;
-      this.#bspQueue = replay;
-      this.#bspNext();
+      this.#bsp.replay(replay);
     }
   }
 

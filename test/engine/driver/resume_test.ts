@@ -95,15 +95,16 @@ describe("driver killed and resumed", () => {
     const base = { pipeline, workers: 2, batchRecords: 100, groupSize: 3, checkpointDir: ckdir };
     await runDriver({ ...base, resume: false }, () => checkpoints(ckdir).length >= 2);
     const files = checkpoints(ckdir);
-    expect(files.length).toBe(2);
-    const newest = join(ckdir, files[1]);
+    // Two are kept; a third may be there if the kill came between a write and the clean-up.
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    const newest = join(ckdir, files[files.length - 1]);
     const bytes = readFileSync(newest);
     bytes[bytes.length - 3] ^= 0xff;
     writeFileSync(newest, bytes);
     const second = await runDriver({ ...base, resume: true });
     expect(second.stderr).toContain("torn or corrupt");
     const resumed = JSON.parse(second.stderr.split("done ")[1]).resumed;
-    expect(resumed.checkpoint).toBe(Number(files[0].match(/\d+/)![0]));
+    expect(resumed.checkpoint).toBe(Number(files[files.length - 2].match(/\d+/)![0]));
     const ref = evaluateReference(readFileSync(pipeline, "utf8"), readFileSync(input, "utf8"), 100);
     expect(readFileSync(out, "utf8").trim().split("\n").sort()).toEqual([...ref.lines].sort());
   }, 60_000);
