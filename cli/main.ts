@@ -16,6 +16,7 @@ import { EXIT, UsageError } from "./exit.ts";
 import { examples, PROGRAM_NOTES, versionText } from "./help.ts";
 import { Terminal } from "./terminal.ts";
 import { executorCommand } from "./commands/executor.ts";
+import { benchCommand } from "./commands/bench.ts";
 import { generateCommand } from "./commands/generate.ts";
 import { planCommand } from "./commands/plan.ts";
 import { runCommand } from "./commands/run.ts";
@@ -64,6 +65,7 @@ add(validateCommand(term));
 add(planCommand());
 add(schemaCommand());
 add(generateCommand());
+add(benchCommand());
 add(executorCommand(), { hidden: true });
 
 /** Runs the command line; resolves to the process exit code. */

@@ -1,0 +1,238 @@
+/**
+ * Figure 5, memory under backpressure: gigabytes of text, generated on the fly by a child
+ * process (never stored), flow through `drizzle run` (a one-stage pass-through pipeline, so all
+ * of it comes out again) into a slow reader (`pv -L 20m`). Memory must stay bounded: the
+ * driver pauses input when its retained batches or bytes are at their limits. The RSS of the
+ * driver and its executors (summed) is sampled from /proc every 100 ms.
+ * @module
+ */
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { renderFigure } from "./plot.ts";
+import { BUN, DRIZZLE, processTree, ROOT, sh, TreeSampler } from "./proc.ts";
+import { type BenchOptions, type Machine, machine, machineLine, note, table, target, writeResult } from "./report.ts";
+import { fmt } from "./stats.ts";
+import { BENCH_TMP } from "./text_file.ts";
+
+const WORKERS = 2;
+const RATE = "20m";
+const LIMIT_MB = 300;
+
+export interface MemoryRun {
+  bytes: number;
+  ok: boolean;
+  exit: number | null;
+  bytesOut: number;
+  seconds: number;
+  mbPerSec: number;
+  peakMB: number;
+  /** Peak of the summed RSS in the first and in the second half of the run. */
+  peakFirstHalfMB: number;
+  peakSecondHalfMB: number;
+  peakDriverMB: number;
+  peakExecutorMB: number;
+  cpu: Array<{ pid: number; cmd: string; s: number }>;
+  samples: Array<{ t: number; total: number; driver: number; executors: number }>;
+  stderr?: string;
+}
+
+const slowReader = existsSync("/usr/bin/pv") || existsSync("/bin/pv")
+  ? `pv -q -L ${RATE}`
+  // Without pv: a reader that takes 1 MB, then sleeps 50 ms (about 20 MB/s).
+  : `'${BUN}' -e 'for await (const c of process.stdin) await new Promise((r) => setTimeout(r, c.length / 20000))'`;
+
+async function once(bytes: number): Promise<MemoryRun> {
+  const count = `${BENCH_TMP}/memory.count`;
+  rmSync(count, { force: true });
+  const script = `'${BUN}' '${ROOT}bench/gen_text.ts' ${bytes} --cycle ` +
+    `| '${DRIZZLE}' run '${ROOT}bench/pipelines/passthrough.yaml' --workers ${WORKERS} --quiet ` +
+    `| ${slowReader} | wc -c > '${count}'`;
+  const sampler = new TreeSampler(100);
+  let driverPid = 0;
+  let finder: ReturnType<typeof setInterval> | null = null;
+  const f = await sh(script, {
+    // 20 MB/s is the reader's pace; three times as long means the run is stuck.
+    timeoutMs: 60_000 + 3 * bytes / 20e3,
+    onStart: (shPid) => {
+      // bin/drizzle execs Bun in place: the driver is the process running cli/main.ts run.
+      finder = setInterval(() => {
+        const d = processTree(shPid).find((p) => p.cmd.includes("cli/main.ts run"));
+        if (!d) return;
+        driverPid = d.pid;
+        clearInterval(finder!);
+        sampler.start(d.pid);
+      }, 20);
+    },
+  });
+  if (finder) clearInterval(finder);
+  sampler.stop();
+  const bytesOut = Number(readFileSync(count, "utf8").trim() || 0);
+  const s = sampler.samples;
+  const half = s.length ? s[s.length - 1].t / 2 : 0;
+  const peak = (xs: typeof s) => xs.reduce((m, x) => Math.max(m, x.rssMB), 0);
+  const samples = s.map((x) => {
+    const driver = x.byPid[driverPid] ?? 0;
+    return { t: x.t / 1000, total: x.rssMB, driver, executors: x.rssMB - driver };
+  });
+  const seconds = f.ms / 1000;
+  return {
+    bytes,
+    // The last line may have lacked a newline: the engine adds one.
+    ok: f.code === 0 && (bytesOut === bytes || bytesOut === bytes + 1),
+    exit: f.code,
+    bytesOut,
+    seconds,
+    mbPerSec: bytes / 1e6 / seconds,
+    peakMB: sampler.peakMB,
+    peakFirstHalfMB: peak(s.filter((x) => x.t <= half)),
+    peakSecondHalfMB: peak(s.filter((x) => x.t > half)),
+    peakDriverMB: Math.max(0, ...samples.map((x) => x.driver)),
+    peakExecutorMB: Math.max(
+      0,
+      ...s.map((x) =>
+        Math.max(0, ...Object.entries(x.byPid).filter(([p]) => Number(p) !== driverPid).map(([, v]) => v))
+      ),
+    ),
+    cpu: sampler.cpuSeconds(),
+    samples,
+    stderr: f.code === 0 ? undefined : f.stderr.slice(-2000),
+  };
+}
+
+export async function memory(o: BenchOptions): Promise<void> {
+  const m = machine();
+  const sizes = o.quick ? [500e6] : [1e9, 5e9];
+  const runs: MemoryRun[] = [];
+  for (const bytes of sizes) {
+    note(`memory: ${fmt(bytes)}B through a ${RATE}B/s reader (about ${Math.round(bytes / 20e6)} s)`);
+    const r = await once(bytes);
+    runs.push(r);
+    note(
+      `memory ${fmt(bytes)}B: peak ${fmt(r.peakMB)} MB (driver ${fmt(r.peakDriverMB)}), ${fmt(r.mbPerSec)} MB/s, ${
+        r.ok ? "all bytes out" : `FAILED exit ${r.exit}, ${r.bytesOut} bytes out`
+      }`,
+    );
+  }
+  await renderMemory({ machine: m, quick: o.quick, workers: WORKERS, rate: RATE, limitMB: LIMIT_MB, runs }, o.outDir);
+}
+
+/** The driver's default input buffer, as written in its source (for the summary). */
+function bufferDefault(): string {
+  try {
+    const src = readFileSync(`${ROOT}engine/driver/driver.ts`, "utf8");
+    const m = /maxBufferBytes:\s*(\d+)\s*<<\s*20/.exec(src);
+    return m ? `default ${m[1]} MB in engine/driver/driver.ts, not settable from the command line` : "its default";
+  } catch {
+    return "its default";
+  }
+}
+
+export interface MemoryResult {
+  machine: Machine;
+  quick: boolean;
+  workers: number;
+  rate: string;
+  limitMB: number;
+  runs: MemoryRun[];
+}
+
+/** Writes memory.{json,md,svg} from the measurements (also from a saved memory.json). */
+export async function renderMemory(data: MemoryResult, outDir: string): Promise<void> {
+  const { machine: m, runs } = data;
+  const o = { quick: data.quick };
+  const sizes = runs.map((r) => r.bytes);
+  const worst = Math.max(...runs.map((r) => r.peakMB));
+  const grew = runs.length > 1
+    ? runs[runs.length - 1].peakMB / runs[0].peakMB
+    : runs[0].peakSecondHalfMB / runs[0].peakFirstHalfMB;
+  const md = [
+    `# Memory under backpressure (${o.quick ? "quick" : "full"})`,
+    "",
+    `Machine: ${machineLine(m)}.`,
+    "",
+    `\`bun bench/gen_text.ts N --cycle | drizzle run bench/pipelines/passthrough.yaml --workers ${data.workers} | ${
+      slowReader.startsWith("pv") ? slowReader : "a slow reader (~20 MB/s)"
+    } | wc -c\`: the text is generated as it is read (nothing stored), every byte comes out again, and the reader ` +
+    `is slower than the engine, so backpressure must hold the input back. RSS = VmRSS of the driver plus its ` +
+    `executors, summed, sampled every 100 ms. One run per size (memory peaks vary little; the runs are long).`,
+    "",
+    table(
+      [
+        ">input",
+        ">time",
+        ">throughput",
+        ">peak RSS (sum)",
+        ">peak 1st half",
+        ">peak 2nd half",
+        ">peak driver",
+        ">peak executor",
+        "output",
+      ],
+      runs.map((r) => [
+        `${fmt(r.bytes)}B`,
+        `${r.seconds.toFixed(1)} s`,
+        `${fmt(r.mbPerSec)} MB/s`,
+        `${fmt(r.peakMB)} MB`,
+        `${fmt(r.peakFirstHalfMB)} MB`,
+        `${fmt(r.peakSecondHalfMB)} MB`,
+        `${fmt(r.peakDriverMB)} MB`,
+        `${fmt(r.peakExecutorMB)} MB`,
+        r.ok ? "all bytes" : `FAILED (exit ${r.exit}, ${fmt(r.bytesOut)}B out)`,
+      ]),
+    ),
+    "",
+    "## Targets",
+    "",
+    target("peak RSS, driver + executors", worst, data.limitMB, false, "MB"),
+    `- **growth with input**: peak ${
+      runs.length > 1
+        ? `at ${fmt(sizes[sizes.length - 1])}B / at ${fmt(sizes[0])}B`
+        : "in the 2nd half / in the 1st half"
+    } = ${grew.toFixed(2)}x (${grew <= 1.15 ? "bounded: no growth beyond noise" : "GREW"})`,
+    "",
+    "## What the numbers suggest",
+    "",
+    `- The driver is ${fmt(100 * Math.max(...runs.map((r) => r.peakDriverMB / r.peakMB)))}% of the peak ` +
+    `(driver ${fmt(Math.max(...runs.map((r) => r.peakDriverMB)))} MB, largest executor ` +
+    `${fmt(Math.max(...runs.map((r) => r.peakExecutorMB)))} MB).`,
+    `- The driver keeps the raw input of every batch that no checkpoint covers yet (for replay after a failure), up ` +
+    `to \`maxBufferBytes\` (${bufferDefault()}); input is paused only beyond it, so with a slow reader that ` +
+    `buffer fills up and the driver's RSS carries it plus the garbage the JS heap has not yet returned.`,
+    "",
+    "![RSS over time](memory.svg)",
+  ].join("\n");
+  const values = runs.flatMap((r) =>
+    r.samples.flatMap((x) => [
+      { t: x.t, MB: x.total, series: "driver + executors", input: `${fmt(r.bytes)}B` },
+      { t: x.t, MB: x.driver, series: "driver", input: `${fmt(r.bytes)}B` },
+      { t: x.t, MB: x.executors, series: "executors", input: `${fmt(r.bytes)}B` },
+    ])
+  );
+  await renderFigure({
+    title: `RSS while text flows into a ${data.rate}B/s reader`,
+    width: 560,
+    height: 280,
+    layer: [
+      {
+        data: { values },
+        mark: { type: "line", strokeWidth: 1.2 },
+        encoding: {
+          x: { field: "t", type: "quantitative", title: "seconds" },
+          y: { field: "MB", type: "quantitative", title: "RSS (MB)" },
+          color: { field: "series", type: "nominal", title: null },
+          strokeDash: { field: "input", type: "nominal", title: "input" },
+        },
+      },
+      {
+        data: { values: [{ y: data.limitMB }] },
+        mark: { type: "rule", color: "red", strokeDash: [4, 3] },
+        encoding: { y: { field: "y", type: "quantitative" } },
+      },
+    ],
+  }, `${outDir}/memory`);
+  writeResult(
+    outDir,
+    "memory",
+    data,
+    md,
+  );
+}
