@@ -16,7 +16,7 @@ export function benchCommand() {
       const bench = await import("../../bench/mod.ts");
       const unknown = names.filter((n) => !bench.ALL_BENCH_NAMES.includes(n));
       if (unknown.length) {
-        throw new Error(`unknown benchmark '${unknown[0]}': expected one of ${bench.BENCH_NAMES.join(", ")}`);
+        throw new UsageError(`unknown benchmark '${unknown[0]}': expected one of ${bench.BENCH_NAMES.join(", ")}`);
       }
       for (const name of names.length ? names : bench.BENCH_NAMES) {
         await bench.runBench(name, { quick: opts.quick ?? false, outDir: bench.DEFAULT_OUT_DIR });
