@@ -16,7 +16,7 @@ import { coordination, type CoordinationResult, renderCoordination } from "./coo
 import { memory, type MemoryResult, renderMemory } from "./memory.ts";
 import { profile, type ProfileResult, renderProfile } from "./profile.ts";
 import { recovery, type RecoveryResult, renderRecovery } from "./recovery.ts";
-import { appendFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { type BenchOptions, codeFingerprint, readResult } from "./report.ts";
 import { renderWordcount, wordcount, type WordcountResult } from "./wordcount.ts";
 import { renderYsb, ysb, type YsbResult } from "./ysb.ts";
@@ -62,11 +62,10 @@ export async function runBench(name: string, opts: { quick: boolean; outDir: str
   const after = codeFingerprint();
   if (after !== before) {
     // Executors and CLI runs load the sources when they start: later runs measured other code.
-    appendFileSync(
-      `${opts.outDir}/${name}.md`,
-      `\n**Warning:** the engine's sources changed while this benchmark ran (${before} → ${after}); runs started ` +
-        `after the change measured the new code, so repetitions may not be comparable.\n`,
-    );
+    const data = readResult(opts.outDir, name) as Record<string, unknown>;
+    data.codeChangedDuringRun = { before, after };
+    writeFileSync(`${opts.outDir}/${name}.json`, JSON.stringify(data, null, 2) + "\n");
+    await reportBench(name, opts.outDir);
   }
 }
 

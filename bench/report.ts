@@ -125,6 +125,11 @@ export function target(what: string, measured: number, goal: number, higherIsBet
 
 export function writeResult(outDir: string, name: string, data: unknown, markdown: string): void {
   mkdirSync(outDir, { recursive: true });
+  const changed = (data as { codeChangedDuringRun?: { before: string; after: string } }).codeChangedDuringRun;
+  if (changed) {
+    markdown += `\n\n**Warning:** the engine's sources changed while this benchmark ran (${changed.before} → ` +
+      `${changed.after}); runs started after the change measured the new code, so repetitions may not be comparable.\n`;
+  }
   writeFileSync(`${outDir}/${name}.json`, JSON.stringify(data, null, 2) + "\n");
   writeFileSync(`${outDir}/${name}.md`, markdown.trimEnd() + "\n");
 }
