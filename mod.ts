@@ -32,7 +32,7 @@ export {
   RunError,
   type RunSummary,
 } from "./engine/driver/mod.ts";
-export { InProcessLauncher, LocalLauncher } from "./engine/launch/mod.ts";
+export { InProcessLauncher, LocalLauncher, SshLauncher, type SshLauncherOptions } from "./engine/launch/mod.ts";
 
 export interface RunPipelineOptions {
   /** The input stream's bytes (for a stdin source). */

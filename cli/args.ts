@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { parseHost } from "../engine/launch/ssh.ts";
 import { parseDuration } from "../engine/plan/duration.ts";
 
 /** Option parsers and options shared by several commands: a bad value is a usage error (exit 2) that says what was expected. */
@@ -63,4 +64,18 @@ export function logLevelOption() {
   return new Option("--log-level <level>", "stderr log detail")
     .choices(["debug", "info", "warn", "error", "silent"] as const)
     .default("warn" as const);
+}
+
+/** `--hosts a,b,c`: each [user@]host[:port]. */
+export function hostList(v: string): string[] {
+  const hosts = v.split(",").map((h) => h.trim()).filter(Boolean);
+  if (hosts.length === 0) throw new InvalidArgumentError("expected host names, e.g. node1,node2");
+  for (const h of hosts) {
+    try {
+      parseHost(h);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
+  }
+  return hosts;
 }

@@ -1,6 +1,6 @@
 import type { PhysicalPlan } from "../engine/plan/plan.ts";
 import { Driver, type DriverObserver, RunError, type RunSummary } from "../engine/driver/mod.ts";
-import { InProcessLauncher, LocalLauncher } from "../engine/launch/mod.ts";
+import { InProcessLauncher, LocalLauncher, SshLauncher, type SshLauncherOptions } from "../engine/launch/mod.ts";
 import { log } from "../engine/log.ts";
 import { EXIT } from "./exit.ts";
 import { MetricsFile } from "./metrics_file.ts";
@@ -17,6 +17,8 @@ export interface RunOptions {
   intervalMs: number;
   batchRecords: number;
   executors: "local" | "in-process";
+  /** Executors on other machines over ssh (overrides `executors`). */
+  ssh?: SshLauncherOptions;
   recovery: "partial" | "global";
   heartbeatTimeoutMs: number;
   maxOverhead: number;
@@ -38,9 +40,12 @@ export interface RunOptions {
  */
 export async function runPlan(plan: PhysicalPlan, o: RunOptions, term: Terminal): Promise<number> {
   const metrics = o.metrics ? MetricsFile.open(o.metrics) : null;
-  const local = o.executors === "local" ? new LocalLauncher() : null;
-  const inProcess = local ? null : new InProcessLauncher();
-  const alive = () => (local ? local.children.size : inProcess!.executors.length);
+  const launcher = o.ssh
+    ? new SshLauncher(o.ssh)
+    : o.executors === "local"
+    ? new LocalLauncher()
+    : new InProcessLauncher();
+  const alive = () => ("children" in launcher ? launcher.children.size : launcher.executors.length);
   const stats = new RunStats();
   const showProgress = o.progress ?? (term.isTTY && !o.quiet);
   const status = showProgress
@@ -53,7 +58,7 @@ export async function runPlan(plan: PhysicalPlan, o: RunOptions, term: Terminal)
     groupSize: o.groupSize,
     intervalMs: o.intervalMs,
     batchRecords: o.batchRecords,
-    launcher: local ?? inProcess!,
+    launcher,
     recovery: o.recovery,
     heartbeatTimeoutMs: o.heartbeatTimeoutMs,
     maxOverhead: o.maxOverhead,

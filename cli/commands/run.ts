@@ -1,6 +1,6 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { availableParallelism } from "node:os";
-import { byteSize, duration, fraction, groupSize, positiveInt } from "../args.ts";
+import { byteSize, duration, fraction, groupSize, hostList, positiveInt } from "../args.ts";
 import { UsageError } from "../exit.ts";
 import { examples } from "../help.ts";
 import { loadPlan } from "../load.ts";
@@ -39,6 +39,16 @@ export function runCommand(term: Terminal) {
         .choices(["local", "in-process"] as const)
         .default("local" as const),
     )
+    .option(
+      "--hosts <list>",
+      "run executors on these machines over ssh: [user@]host[:port],... (--workers: one per host)",
+      hostList,
+    )
+    .addOption(
+      new Option("--ssh <command>", "ssh client and options for --hosts").env("DRIZZLE_SSH").default("ssh"),
+    )
+    .option("--remote-drizzle <path>", "drizzle already installed on the hosts (default: this build, copied once)")
+    .option("--listen <address>", "address the driver listens on for --hosts executors (default: all)")
     .addOption(
       new Option("--recovery <how>", "after losing an executor: re-run only its tasks, or roll all back (bsp: global)")
         .choices(["partial", "global"] as const)
@@ -75,6 +85,7 @@ export function runCommand(term: Terminal) {
       examples([
         "drizzle run pipelines/wordcount.yaml < big.txt > counts.tsv",
         "drizzle run pipelines/wordcount.yaml --workers 4 --mode bsp < big.txt",
+        "drizzle run pipelines/ysb.yaml --hosts node1,node2,node3 < events.jsonl",
         "drizzle run pipelines/wordcount.yaml --group-size 20 --interval 50ms < big.txt",
         "drizzle run job.yaml --checkpoint-dir ck/   # after a crash, the same with --resume goes on",
         "drizzle run pipelines/wordcount.yaml --metrics run.jsonl --progress < big.txt > /dev/null",
@@ -87,20 +98,34 @@ export function runCommand(term: Terminal) {
         exitCodes: true,
       }),
     )
-    .action(async (file, opts) => {
-      const partitions = opts.partitions ?? 2 * opts.workers;
+    .action(async (file, opts, cmd) => {
+      if (opts.hosts && opts.executors !== "local") {
+        throw new UsageError("--hosts runs executors over ssh, not in-process");
+      }
+      const workers = opts.hosts && cmd.getOptionValueSource("workers") === "default"
+        ? opts.hosts.length
+        : opts.workers;
+      const partitions = opts.partitions ?? 2 * workers;
       const plan = loadPlan(file, partitions);
       if (opts.resume && !opts.checkpointDir) throw new UsageError("--resume needs --checkpoint-dir");
       if (opts.resume && plan.source.kind === "stdin") {
         throw new UsageError("--resume needs a file source: stdin cannot be read again");
       }
       process.exitCode = await runPlan(plan, {
-        workers: opts.workers,
+        workers,
         mode: opts.mode,
         groupSize: opts.groupSize,
         intervalMs: opts.interval ?? plan.intervalMs ?? 100,
         batchRecords: opts.batchRecords,
         executors: opts.executors,
+        ssh: opts.hosts
+          ? {
+            hosts: opts.hosts,
+            ssh: opts.ssh.split(/\s+/).filter(Boolean),
+            remoteDrizzle: opts.remoteDrizzle,
+            listenHost: opts.listen,
+          }
+          : undefined,
         recovery: opts.recovery,
         heartbeatTimeoutMs: opts.heartbeatTimeout,
         maxOverhead: opts.maxOverhead,

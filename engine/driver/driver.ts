@@ -156,6 +156,8 @@ export class Driver {
   /** bsp mode's stage-by-stage scheduler. */
   #bsp: BspScheduler<BatchState>;
   #registered!: () => void;
+  /** Fails the start: an executor exited before all had registered. */
+  #startFailed!: (e: Error) => void;
   #allStopped: (() => void) | null = null;
   #finished!: (s: RunSummary) => void;
   #failed!: (e: Error) => void;
@@ -223,12 +225,16 @@ export class Driver {
       log.info(`the run in ${o.checkpointDir} already finished (batch ${this.#resumed!.committed} was its last)`);
       return this.#summary();
     }
-    this.#listener = await listen("127.0.0.1", 0, {
+    this.#listener = await listen(o.launcher.listenHost ?? "127.0.0.1", 0, {
       secret: this.#secret,
       onConnection: (conn) => this.handle({ type: "connected", conn }),
       onRefused: (reason, authFailed) => (authFailed ? log.warn(reason) : log.debug(reason)),
     });
-    const registered = new Promise<void>((r) => (this.#registered = r));
+    const registered = new Promise<void>((resolve, reject) => {
+      this.#registered = resolve;
+      this.#startFailed = reject;
+    });
+    registered.catch(() => {}); // awaited below; a failure while the launcher starts is not unhandled
     o.launcher.onExit = (executor, how) => this.handle({ type: "exited", executor, how });
     try {
       await o.launcher.start({
@@ -353,6 +359,9 @@ export class Driver {
       case "disconnected":
         return this.#lost(ev.from, ev.reason ? `connection lost: ${ev.reason}` : "connection closed");
       case "exited":
+        if (this.#phase === "starting" && !this.#execs.has(executorId(ev.executor))) {
+          return this.#startFailed(new Error(`executor ${ev.executor} ${ev.how} before it registered`));
+        }
         return this.#lost(executorId(ev.executor), ev.how);
       case "tick":
         return this.#checkHeartbeats();

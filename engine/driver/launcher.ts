@@ -14,6 +14,8 @@ export interface LaunchSpec {
 
 export interface Launcher {
   readonly name: string;
+  /** Where the driver must listen for its executors to reach it (default: loopback). */
+  readonly listenHost?: string;
   start(spec: LaunchSpec): Promise<void>;
   /** Stops every executor it started (gracefully if they have not exited, then by force). */
   stop(): Promise<void>;

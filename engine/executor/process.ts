@@ -19,7 +19,7 @@ export async function executorMain(
   };
   const id = Number(need("DRIZZLE_EXECUTOR_ID"));
   configureLog({ prefix: `drizzle executor ${id}`, level: (env.DRIZZLE_LOG_LEVEL as LogLevel) || "warn" });
-  const [host, port] = need("DRIZZLE_DRIVER").split(":");
+  const { driverHost, driverPort, listenHost } = addresses(env, need("DRIZZLE_DRIVER"));
   // Ctrl-C reaches the whole process group; the driver decides how the job stops (it finishes
   // the current batches, then sends Shutdown), so executors must not die on it.
   process.on("SIGINT", () => {});
@@ -32,9 +32,9 @@ export async function executorMain(
     id: executorId(id),
     job: jobId(need("DRIZZLE_JOB")),
     secret,
-    driverHost: host,
-    driverPort: Number(port),
-    listenHost: env.DRIZZLE_LISTEN_HOST || "127.0.0.1",
+    driverHost,
+    driverPort,
+    listenHost,
     advertiseHost: env.DRIZZLE_ADVERTISE_HOST || undefined,
   });
   // The driver holds our stdin; EOF means it died (even by SIGKILL).
@@ -42,4 +42,26 @@ export async function executorMain(
   await ex.done;
   lines.close();
   return 0;
+}
+
+/**
+ * Where the driver is and where to listen for peers. `DRIZZLE_DRIVER` is `host:port`, or `:port`
+ * for an executor started over ssh: then the driver is the machine the ssh session came from,
+ * and peers reach this one at the address that session came in on (both from `SSH_CONNECTION`,
+ * "client-ip client-port server-ip server-port").
+ */
+export function addresses(env: Record<string, string | undefined>, driver: string) {
+  const colon = driver.lastIndexOf(":");
+  const driverPort = Number(driver.slice(colon + 1));
+  if (colon < 0 || !Number.isInteger(driverPort) || driverPort <= 0) {
+    throw new Error(`DRIZZLE_DRIVER=${driver}: expected host:port or :port`);
+  }
+  const ssh = (env.SSH_CONNECTION ?? "").trim().split(/\s+/);
+  let driverHost = driver.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
+  if (!driverHost) {
+    if (ssh.length < 4) throw new Error(`DRIZZLE_DRIVER=${driver} has no host and SSH_CONNECTION is not set`);
+    driverHost = ssh[0];
+  }
+  const listenHost = env.DRIZZLE_LISTEN_HOST || (ssh.length >= 4 ? ssh[2] : "127.0.0.1");
+  return { driverHost, driverPort, listenHost };
 }

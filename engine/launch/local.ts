@@ -2,9 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import type { Launcher, LaunchSpec } from "../driver/launcher.ts";
 import { logLevel } from "../log.ts";
 import { selfCommand } from "../runtime/mod.ts";
-
-/** How long executors get to exit on their own before they are killed. */
-const GRACE_MS = 3000;
+import { killChild, stopChildren } from "./children.ts";
 
 /**
  * Executors as child processes of this same program (`drizzle executor`). The secret goes
@@ -59,12 +57,7 @@ export class LocalLauncher implements Launcher {
   }
 
   kill(executor: number): Promise<void> {
-    const c = this.children.get(executor);
-    if (!c || c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      c.once("exit", () => resolve());
-      c.kill("SIGKILL");
-    });
+    return killChild(this.children.get(executor));
   }
 
   /** The process id of an executor (for tests that kill or stop one). */
@@ -72,17 +65,8 @@ export class LocalLauncher implements Launcher {
     return this.children.get(executor)?.pid;
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.#stopping = true;
-    const exits = [...this.children.values()].map((c) =>
-      new Promise<void>((resolve) => {
-        if (c.exitCode !== null || c.signalCode !== null) return resolve();
-        c.once("exit", () => resolve());
-        c.stdin?.end();
-        const t = setTimeout(() => c.kill("SIGKILL"), GRACE_MS);
-        c.once("exit", () => clearTimeout(t));
-      })
-    );
-    await Promise.all(exits);
+    return stopChildren(this.children.values());
   }
 }
