@@ -31,3 +31,50 @@ export async function stopChildren(children: Iterable<ChildProcess>): Promise<vo
     })
   ));
 }
+
+/**
+ * What launchers of executor processes share: one child process per executor (the executor
+ * itself, or the ssh client that runs it), the secret written to its stdin, its exit reported.
+ */
+export abstract class ProcessLauncher {
+  readonly children = new Map<number, ChildProcess>();
+  onExit?: (executor: number, how: string) => void;
+  protected stopping = false;
+
+  /**
+   * Tracks executor `i`'s process: gives it the secret (stdin stays open: when the driver dies
+   * the pipe closes and the executor exits) and reports how it ended unless we are stopping.
+   */
+  protected adopt(
+    i: number,
+    child: ChildProcess,
+    secret: string,
+    exitText: (code: number | null, signal: string | null) => string,
+  ) {
+    child.stdin!.on("error", () => {});
+    child.stdin!.write(secret + "\n");
+    child.on("exit", (code, signal) => {
+      if (this.children.get(i) === child) this.children.delete(i);
+      if (!this.stopping) this.onExit?.(i, exitText(code, signal));
+    });
+    child.on("error", (e) => {
+      if (this.children.get(i) === child) this.children.delete(i);
+      if (!this.stopping) this.onExit?.(i, `could not start: ${e.message}`);
+    });
+    this.children.set(i, child);
+  }
+
+  kill(executor: number): Promise<void> {
+    return killChild(this.children.get(executor));
+  }
+
+  /** The process id of an executor's process (for tests that kill or stop one). */
+  pid(executor: number): number | undefined {
+    return this.children.get(executor)?.pid;
+  }
+
+  stop(): Promise<void> {
+    this.stopping = true;
+    return stopChildren(this.children.values());
+  }
+}

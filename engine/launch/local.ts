@@ -1,23 +1,21 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import type { Launcher, LaunchSpec } from "../driver/launcher.ts";
 import { logLevel } from "../log.ts";
 import { selfCommand } from "../runtime/mod.ts";
-import { killChild, stopChildren } from "./children.ts";
+import { ProcessLauncher } from "./children.ts";
 
 /**
  * Executors as child processes of this same program (`drizzle executor`). The secret goes
  * through the child's stdin, which stays open for the whole job: when the driver dies, even by
  * SIGKILL, the pipe closes and the executors exit.
  */
-export class LocalLauncher implements Launcher {
+export class LocalLauncher extends ProcessLauncher implements Launcher {
   readonly name = "local";
-  readonly children = new Map<number, ChildProcess>();
-  onExit?: (executor: number, how: string) => void;
-  #stopping = false;
-
-  constructor(readonly command: string[] = selfCommand()) {}
-
   #spec: LaunchSpec | null = null;
+
+  constructor(readonly command: string[] = selfCommand()) {
+    super();
+  }
 
   start(spec: LaunchSpec): Promise<void> {
     this.#spec = spec;
@@ -26,7 +24,7 @@ export class LocalLauncher implements Launcher {
   }
 
   add(executor: number): Promise<void> {
-    if (!this.#stopping) this.#spawn(executor);
+    if (!this.stopping) this.#spawn(executor);
     return Promise.resolve();
   }
 
@@ -43,30 +41,11 @@ export class LocalLauncher implements Launcher {
         DRIZZLE_LOG_LEVEL: logLevel(),
       },
     });
-    child.stdin!.on("error", () => {});
-    child.stdin!.write(spec.secret + "\n");
-    child.on("exit", (code, signal) => {
-      if (this.children.get(i) === child) this.children.delete(i);
-      if (!this.#stopping) this.onExit?.(i, signal ? `was killed by ${signal}` : `exited with code ${code}`);
-    });
-    child.on("error", (e) => {
-      if (this.children.get(i) === child) this.children.delete(i);
-      if (!this.#stopping) this.onExit?.(i, `could not start: ${e.message}`);
-    });
-    this.children.set(i, child);
-  }
-
-  kill(executor: number): Promise<void> {
-    return killChild(this.children.get(executor));
-  }
-
-  /** The process id of an executor (for tests that kill or stop one). */
-  pid(executor: number): number | undefined {
-    return this.children.get(executor)?.pid;
-  }
-
-  stop(): Promise<void> {
-    this.#stopping = true;
-    return stopChildren(this.children.values());
+    this.adopt(
+      i,
+      child,
+      spec.secret,
+      (code, signal) => signal ? `was killed by ${signal}` : `exited with code ${code}`,
+    );
   }
 }

@@ -1,7 +1,7 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import type { Launcher, LaunchSpec } from "../driver/launcher.ts";
 import { logLevel } from "../log.ts";
-import { killChild, stopChildren } from "./children.ts";
+import { ProcessLauncher } from "./children.ts";
 import { ensureRemoteBinary, localBinary, remotePath, shellQuote } from "./ship.ts";
 
 /** One entry of `--hosts`: `[user@]host[:port]` (an IPv6 address in brackets: `[::1]:22`). */
@@ -39,18 +39,16 @@ export interface SshLauncherOptions {
  * dies, ssh closes it and the remote executor exits. The executor finds the driver's address,
  * and the address to offer its peers, in `SSH_CONNECTION` (the two ends of this ssh session).
  */
-export class SshLauncher implements Launcher {
+export class SshLauncher extends ProcessLauncher implements Launcher {
   readonly name = "ssh";
   readonly listenHost: string;
-  readonly children = new Map<number, ChildProcess>();
-  onExit?: (executor: number, how: string) => void;
   readonly #hosts: HostSpec[];
   readonly #ssh: string[];
   #binary = "";
   #spec: LaunchSpec | null = null;
-  #stopping = false;
 
   constructor(readonly o: SshLauncherOptions) {
+    super();
     if (o.hosts.length === 0) throw new Error("--hosts needs at least one host");
     this.#hosts = o.hosts.map(parseHost);
     this.#ssh = o.ssh?.length ? o.ssh : ["ssh"];
@@ -83,7 +81,7 @@ export class SshLauncher implements Launcher {
   }
 
   add(executor: number): Promise<void> {
-    if (!this.#stopping) this.#spawn(executor);
+    if (!this.stopping) this.#spawn(executor);
     return Promise.resolve();
   }
 
@@ -102,41 +100,14 @@ export class SshLauncher implements Launcher {
       `exec env ${assignments} ${this.#binary} executor`,
     );
     const child = spawn(cmd, args, { stdio: ["pipe", "ignore", "inherit"] });
-    child.stdin!.on("error", () => {});
-    child.stdin!.write(spec.secret + "\n");
     const host = this.hostOf(i);
-    child.on("exit", (code, signal) => {
-      if (this.children.get(i) === child) this.children.delete(i);
-      if (this.#stopping) return;
+    this.adopt(i, child, spec.secret, (code, signal) => {
       const how = signal
         ? `its ssh was killed by ${signal}`
         : code === 255
         ? "ssh failed (exit 255)"
         : `exited with code ${code}`;
-      this.onExit?.(i, `on ${host}: ${how}`);
+      return `on ${host}: ${how}`;
     });
-    child.on("error", (e) => {
-      if (this.children.get(i) === child) this.children.delete(i);
-      if (!this.#stopping) this.onExit?.(i, `could not start ssh: ${e.message}`);
-    });
-    this.children.set(i, child);
-  }
-
-  /**
-   * Ends an executor the driver declared lost: its ssh is killed, so the remote process sees
-   * its stdin close and exits; the driver and peers already ignore it.
-   */
-  kill(executor: number): Promise<void> {
-    return killChild(this.children.get(executor));
-  }
-
-  /** The process id of an executor's local ssh client. */
-  pid(executor: number): number | undefined {
-    return this.children.get(executor)?.pid;
-  }
-
-  stop(): Promise<void> {
-    this.#stopping = true;
-    return stopChildren(this.children.values());
   }
 }
