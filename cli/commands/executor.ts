@@ -1,7 +1,5 @@
 import { Command } from "@commander-js/extra-typings";
-import { executorMain } from "../../engine/executor/process.ts";
-import { configureLog, log, type LogLevel } from "../../engine/log.ts";
-import { runtimeVersion } from "../../engine/runtime/mod.ts";
+import { runExecutor } from "../executor_main.ts";
 import { examples } from "../help.ts";
 
 /**
@@ -18,13 +16,6 @@ export function executorCommand() {
       ]),
     )
     .action(async () => {
-      const env = process.env;
-      configureLog({
-        prefix: `drizzle executor ${env.DRIZZLE_EXECUTOR_ID ?? "?"}`,
-        level: (env.DRIZZLE_LOG_LEVEL as LogLevel) || "warn",
-      });
-      // Says which program the driver started, e.g. that a standalone binary started itself.
-      log.debug(`started: ${runtimeVersion()}, ${process.execPath}, pid ${process.pid}`);
-      process.exitCode = await executorMain(env, process.stdin);
+      process.exitCode = await runExecutor();
     });
 }

@@ -1,5 +1,5 @@
 import type { PhysicalPlan, StagePlan, WindowPlan } from "../plan/plan.ts";
-import { AggregateFns, AggregateState, Combiner, type Partial, type Slots } from "../ops/aggregate.ts";
+import { AggregateFns, AggregateState, Combiner, type PartialBlock, type Slots } from "../ops/aggregate.ts";
 import { compileExpression } from "../ops/expr.ts";
 import { type Emit, fuseSteps } from "../ops/narrow.ts";
 import { type Key, normalizeKey, partitionOf } from "../ops/partition.ts";
@@ -132,7 +132,7 @@ export class StageRunner {
       this.#runWindow(partition, input, final, chain);
     } else if (this.stage.head) {
       const state = this.#aggregate(partition);
-      for (const block of input.blocks) state.mergeAll(block as Partial[]);
+      for (const block of input.blocks) state.mergeBlock(block as PartialBlock);
       if (this.stage.head.emit === "updates") state.takeUpdates(chain);
       else if (final) state.emitAll(chain);
     } else {
@@ -216,7 +216,6 @@ export class StageRunner {
       }
     };
     const n = this.#downstreamPartitions;
-    const blocks: unknown[][] = Array.from({ length: n }, () => []);
     if (this.#combineFns) {
       const combiner = new Combiner(this.#combineFns);
       const aggLabel = out.combine!.label;
@@ -230,12 +229,10 @@ export class StageRunner {
             rejects.add(aggLabel, r, e);
           }
         },
-        finish: () => {
-          for (const [k, slots] of combiner.partials) blocks[partitionOf(k, n)].push([k, slots]);
-          return { kind: "shuffle", blocks, records: combiner.partials.size, maxTime: null };
-        },
+        finish: () => ({ kind: "shuffle", blocks: combiner.blocks(n), records: combiner.size, maxTime: null }),
       };
     }
+    const blocks: unknown[][] = Array.from({ length: n }, () => []);
     let count = 0;
     if (this.#windowed) {
       let maxTime: number | null = null;

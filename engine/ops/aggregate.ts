@@ -1,6 +1,6 @@
 import type { AggregatePlan } from "../plan/plan.ts";
 import { type Compiled, compileExpression } from "./expr.ts";
-import type { Key } from "./partition.ts";
+import { type Key, KeyIndex } from "./partition.ts";
 import { compareValues, valueId } from "./values.ts";
 
 /**
@@ -15,8 +15,13 @@ export type Counts = Record<string, number>;
 export type Slot = number | string | null | Counts;
 export type Slots = Slot[];
 
-/** One key's map-side partial as it travels in a shuffle block. */
-export type Partial = [Key, Slots];
+/**
+ * Partials by key as columns, not a record per key, so they pack as two flat arrays of strings
+ * and numbers: the map side's partials bound for one reduce partition (a shuffle block), and a
+ * partition's state in a snapshot. Key i's slots are `slots[i * width ... (i + 1) * width - 1]`
+ * (width = AggregateFns.slots). Empty (`[]`) when there are none.
+ */
+export type PartialBlock = [keys: Key[], slots: Slot[]] | [];
 
 interface Column {
   name: string;
@@ -31,6 +36,8 @@ export class AggregateFns {
   readonly slots: number;
   /** All columns are plain counts: the hot path of word counts. */
   readonly countOnly: boolean;
+  /** Exactly one plain count: slots are a single number. */
+  readonly singleCount: boolean;
   /** Some slot is an object (distinct, topK): copies must be deep. */
   readonly #objectSlots: number[];
 
@@ -49,6 +56,7 @@ export class AggregateFns {
     });
     this.slots = slot;
     this.countOnly = this.columns.every((c) => c.kind === "count" && !c.of);
+    this.singleCount = this.countOnly && this.columns.length === 1;
     this.#objectSlots = this.columns.filter((c) => c.kind === "distinct" || c.kind === "topK").map((c) => c.slot);
   }
 
@@ -63,10 +71,13 @@ export class AggregateFns {
     return s;
   }
 
-  /** A copy that shares nothing mutable with `s` (state must never alias a partial it merged). */
-  clone(s: Slots): Slots {
-    const out = s.slice();
-    for (const i of this.#objectSlots) out[i] = { ...(s[i] as Counts) };
+  /**
+   * A copy of the slots at `s[at...]` that shares nothing mutable with `s` (state must never
+   * alias a partial it merged).
+   */
+  clone(s: Slots, at = 0): Slots {
+    const out = s.slice(at, at + this.slots);
+    for (const i of this.#objectSlots) out[i] = { ...(s[at + i] as Counts) };
     return out;
   }
 
@@ -141,33 +152,38 @@ export class AggregateFns {
     }
   }
 
-  /** Merges a partial (same slot layout) into `acc`. */
-  merge(acc: Slots, p: Slots): void {
+  /** Merges the partial at `p[at...]` (same slot layout) into `acc`. */
+  merge(acc: Slots, p: Slots, at = 0): void {
+    if (this.singleCount) {
+      (acc[0] as number) += p[at] as number;
+      return;
+    }
     for (const c of this.columns) {
       const i = c.slot;
+      const v = p[at + i];
       switch (c.kind) {
         case "count":
         case "sum":
-          (acc[i] as number) += p[i] as number;
+          (acc[i] as number) += v as number;
           break;
         case "avg":
-          (acc[i] as number) += p[i] as number;
-          (acc[i + 1] as number) += p[i + 1] as number;
+          (acc[i] as number) += v as number;
+          (acc[i + 1] as number) += p[at + i + 1] as number;
           break;
         case "min":
-          if (p[i] !== null && (acc[i] === null || (p[i] as number) < (acc[i] as number))) acc[i] = p[i];
+          if (v !== null && (acc[i] === null || (v as number) < (acc[i] as number))) acc[i] = v;
           break;
         case "max":
-          if (p[i] !== null && (acc[i] === null || (p[i] as number) > (acc[i] as number))) acc[i] = p[i];
+          if (v !== null && (acc[i] === null || (v as number) > (acc[i] as number))) acc[i] = v;
           break;
         case "distinct": {
           const into = acc[i] as Counts;
-          for (const id in p[i] as Counts) into[id] = 1;
+          for (const id in v as Counts) into[id] = 1;
           break;
         }
         case "topK": {
           const into = acc[i] as Counts;
-          const from = p[i] as Counts;
+          const from = v as Counts;
           for (const id in from) into[id] = (into[id] ?? 0) + from[id];
           break;
         }
@@ -200,66 +216,117 @@ export function topOf(counts: Counts, k: number): Array<[unknown, number]> {
 
 /** Map side: folds records into one partial per key before the shuffle. */
 export class Combiner {
-  readonly partials = new Map<Key, Slots>();
-  /** One plain count: the word-count hot path, a bare increment. */
-  readonly #singleCount: boolean;
+  readonly #index = new KeyIndex();
+  /** A single plain count (the word-count hot path): one number per key, not slots. */
+  readonly #counts: number[] | null;
+  readonly #slots: Slots[] = [];
+
   constructor(readonly fns: AggregateFns) {
-    this.#singleCount = fns.countOnly && fns.columns.length === 1;
+    this.#counts = fns.singleCount ? [] : null;
   }
 
+  /** Keys seen. */
+  get size(): number {
+    return this.#index.size;
+  }
+
+  /** Folds one record into its key's partial. Throws (and keeps no partial for a new key) on a bad value. */
   add(key: Key, record: unknown): void {
-    const acc = this.partials.get(key);
-    if (acc === undefined) {
-      const fresh = this.fns.init();
-      this.fns.add(fresh, record);
-      this.partials.set(key, fresh);
-    } else if (this.#singleCount) {
-      (acc[0] as number)++;
-    } else {
-      this.fns.add(acc, record);
+    const counts = this.#counts;
+    if (counts) {
+      const i = this.#index.add(key);
+      if (i === counts.length) counts.push(1);
+      else counts[i]++;
+      return;
     }
+    const i = this.#index.find(key);
+    if (i >= 0) return this.fns.add(this.#slots[i], record);
+    const fresh = this.fns.init();
+    this.fns.add(fresh, record);
+    this.#index.add(key);
+    this.#slots.push(fresh);
+  }
+
+  /** The partials as one block per reduce partition (of n), keys in order of first appearance. */
+  blocks(n: number): PartialBlock[] {
+    const index = this.#index;
+    const counts = this.#counts;
+    const keys: Key[][] = [];
+    const slots: Slot[][] = [];
+    for (let p = 0; p < n; p++) {
+      keys.push([]);
+      slots.push([]);
+    }
+    for (let i = 0; i < index.size; i++) {
+      const p = index.partitionOf(i, n);
+      keys[p].push(index.keys[i]);
+      if (counts) slots[p].push(counts[i]);
+      else for (const v of this.#slots[i]) slots[p].push(v);
+    }
+    return keys.map((k, p) => (k.length > 0 ? [k, slots[p]] : []));
   }
 }
 
 /** Reduce side: the keyed state of one partition, across batches. */
 export class AggregateState {
-  readonly state = new Map<Key, Slots>();
-  readonly #changed: Set<Key> | null;
+  #index = new KeyIndex();
+  /** Slots of #index.keys[i]. */
+  #slots: Slots[] = [];
+  /** Indices of the keys changed since the last takeUpdates, in order of first change. */
+  readonly #changed: Set<number> | null;
 
   constructor(readonly fns: AggregateFns, emit: AggregatePlan["emit"]) {
     this.#changed = emit === "updates" ? new Set() : null;
   }
 
-  mergeAll(partials: Partial[]): void {
-    const { state, fns } = this;
-    const changed = this.#changed;
-    for (let i = 0; i < partials.length; i++) {
-      const [key, p] = partials[i];
-      const acc = state.get(key);
-      if (acc === undefined) state.set(key, fns.clone(p));
-      else fns.merge(acc, p);
-      changed?.add(key);
-    }
+  /** Keys held. */
+  get size(): number {
+    return this.#index.size;
+  }
+
+  /** Merges one shuffle block of partials. */
+  mergeBlock(block: PartialBlock): void {
+    if (block.length === 0) return;
+    const [keys, slots] = block;
+    const width = this.fns.slots;
+    for (let i = 0; i < keys.length; i++) this.#merge(keys[i], slots, i * width);
+  }
+
+  #merge(key: Key, p: Slots, at: number): void {
+    const i = this.#index.add(key);
+    if (i === this.#slots.length) this.#slots.push(this.fns.clone(p, at));
+    else this.fns.merge(this.#slots[i], p, at);
+    this.#changed?.add(i);
   }
 
   /** Records for the keys changed since the last call (emit: updates). */
   takeUpdates(emit: (r: unknown) => void): void {
     if (!this.#changed) return;
-    for (const key of this.#changed) emit(this.fns.output(key, this.state.get(key)!));
+    const { keys } = this.#index;
+    for (const i of this.#changed) emit(this.fns.output(keys[i], this.#slots[i]));
     this.#changed.clear();
   }
 
   /** Records for every key (emit: final, at end of input). */
   emitAll(emit: (r: unknown) => void): void {
-    for (const [key, acc] of this.state) emit(this.fns.output(key, acc));
+    const { keys } = this.#index;
+    for (let i = 0; i < keys.length; i++) emit(this.fns.output(keys[i], this.#slots[i]));
   }
 
-  snapshot(): Partial[] {
-    return [...this.state].map(([k, v]) => [k, this.fns.clone(v)]);
+  /** A deep copy of the state: every key with its slots, in order of first appearance. */
+  snapshot(): PartialBlock {
+    const keys = this.#index.keys;
+    if (keys.length === 0) return [];
+    const slots: Slot[] = [];
+    for (let i = 0; i < keys.length; i++) slots.push(...this.fns.clone(this.#slots[i]));
+    return [keys.slice(), slots];
   }
 
-  restore(entries: Partial[]): void {
-    this.state.clear();
-    for (const [k, v] of entries) this.state.set(k, this.fns.clone(v));
+  /** Replaces the state with a snapshot's (changes not yet taken are dropped with it). */
+  restore(snapshot: PartialBlock): void {
+    this.#index = new KeyIndex();
+    this.#slots = [];
+    this.mergeBlock(snapshot);
+    this.#changed?.clear();
   }
 }

@@ -20,13 +20,14 @@ export function isCompiledBinary(): boolean {
 }
 
 /**
- * The command that starts this same program again (for executor processes): the standalone
- * binary itself, or the runtime with the CLI's entry script. Under Deno the executable is
- * started directly (not as `deno` from PATH, which in a deno task may be npm's launcher).
+ * The command that starts an executor process of this same program (the launcher appends
+ * `executor`): the standalone binary itself, or the runtime with the executor's own entry script,
+ * which loads the engine without the command line. Under Deno the executable is started
+ * directly (not as `deno` from PATH, which in a deno task may be npm's launcher).
  */
 export function selfCommand(): string[] {
   if (isCompiledBinary()) return [process.execPath];
-  const main = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
+  const main = fileURLToPath(new URL("../../cli/executor_main.ts", import.meta.url));
   if (g.Deno) return [g.Deno.execPath(), "run", "-A", "--quiet", main];
   return [process.execPath, main];
 }
@@ -35,4 +36,14 @@ export function runtimeVersion(): string {
   if (g.Bun) return `bun ${g.Bun.version}`;
   if (g.Deno) return `deno ${g.Deno.version.deno}`;
   return `node ${process.version}`;
+}
+
+/**
+ * The URL of one of this program's modules, by its path from the project root, for a Worker:
+ * `from` is the caller's `import.meta.url`, `depth` how many folders below the root it is. In a
+ * standalone binary the modules built as extra entry points sit under the embedded root.
+ */
+export function moduleUrl(path: string, from: string, depth: number): string {
+  if (isCompiledBinary() && g.Bun) return `file:///$bunfs/root/${path}`;
+  return new URL("../".repeat(depth) + path, from).href;
 }

@@ -53,7 +53,7 @@ export function awkWordCount(path: string): Promise<string[]> {
 export function executorPids(): number[] {
   const { execFileSync } = require("node:child_process") as typeof import("node:child_process");
   try {
-    const out = execFileSync("pgrep", ["-f", "cli/main.ts executor"], { encoding: "utf8" });
+    const out = execFileSync("pgrep", ["-f", "cli/(executor_)?main\\.ts executor"], { encoding: "utf8" });
     return out.split("\n").filter(Boolean).map(Number);
   } catch {
     return [];

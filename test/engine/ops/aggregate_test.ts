@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Packr } from "msgpackr";
-import { AggregateFns, AggregateState, Combiner, type Partial, topOf } from "../../../engine/ops/aggregate.ts";
-import type { Key } from "../../../engine/ops/partition.ts";
+import { AggregateFns, AggregateState, Combiner, type PartialBlock, topOf } from "../../../engine/ops/aggregate.ts";
+import { type Key, partitionOf } from "../../../engine/ops/partition.ts";
 import type { AggregateColumnPlan, AggregatePlan } from "../../../engine/plan/plan.ts";
 import { prng } from "../../support/prng.ts";
 
@@ -111,6 +111,11 @@ describe("AggregateFns", () => {
   });
 });
 
+/** Merges a combiner's partials into a state, as the reduce side gets them: one block per partition. */
+function feed(state: AggregateState, c: Combiner, partitions = 2): void {
+  for (const b of c.blocks(partitions)) state.mergeBlock(b);
+}
+
 describe("Combiner", () => {
   test("folds records into one partial per key", () => {
     const fns = new AggregateFns(plan([{ name: "n", kind: "count" }, { name: "s", kind: "sum", of: "r.v" }]));
@@ -119,14 +124,48 @@ describe("Combiner", () => {
     c.add("b", { v: 10 });
     c.add("a", { v: 2 });
     c.add(7, { v: 100 });
-    expect([...c.partials]).toEqual([["a", [2, 3]], ["b", [1, 10]], [7, [1, 100]]]);
+    expect(c.blocks(1)).toEqual([[["a", "b", 7], [2, 3, 1, 10, 1, 100]]]);
+  });
+
+  test("blocks put each key's partial in its key's partition, as columns, in first-seen order", () => {
+    const fns = new AggregateFns(plan([{ name: "n", kind: "count" }, { name: "s", kind: "sum", of: "r.v" }]));
+    const c = new Combiner(fns);
+    const keys: Key[] = ["a", "b", 7, null, true, "c", "d", "e", NaN, 0];
+    keys.forEach((k, i) => c.add(k, { v: i }));
+    c.add("a", { v: 5 });
+    c.add(NaN, { v: 1 });
+    const blocks = c.blocks(3);
+    expect(blocks.length).toBe(3);
+    const seen: Key[] = [];
+    blocks.forEach((b, p) => {
+      if (b.length === 0) return;
+      const [ks, slots] = b;
+      expect(slots.length).toBe(ks.length * 2);
+      for (const k of ks) expect(partitionOf(k, 3)).toBe(p);
+      seen.push(...ks);
+    });
+    expect(seen.length).toBe(keys.length);
+    const state = new AggregateState(fns, "final");
+    for (const b of blocks) state.mergeBlock(b);
+    const rows = collect((e) => state.emitAll(e)) as Array<{ key: Key; n: number; s: number }>;
+    expect(rows.find((r) => r.key === "a")).toEqual({ key: "a", n: 2, s: 5 });
+    expect(rows.find((r) => Number.isNaN(r.key))).toEqual({ key: NaN, n: 2, s: 9 });
+  });
+
+  test("a count-only combiner's blocks are key and count columns; a partition with nothing is []", () => {
+    const fns = new AggregateFns(plan([{ name: "n", kind: "count" }]));
+    const c = new Combiner(fns);
+    for (const w of ["x", "y", "x"]) c.add(w, w);
+    const blocks = c.blocks(1);
+    expect(blocks).toEqual([[["x", "y"], [2, 1]]]);
+    expect(new Combiner(fns).blocks(2)).toEqual([[], []]);
   });
 
   test("a record that throws on a new key creates no partial", () => {
     const fns = new AggregateFns(plan([{ name: "s", kind: "sum", of: "r.v" }]));
     const c = new Combiner(fns);
     expect(() => c.add("a", { v: "x" })).toThrow(TypeError);
-    expect(c.partials.size).toBe(0);
+    expect(c.size).toBe(0);
   });
 });
 
@@ -155,9 +194,9 @@ describe("AggregateState", () => {
         combiners[Math.floor(rnd() * k)].add(key, rec);
       }
       const merged = new AggregateState(fns, "final");
-      for (const c of combiners) merged.mergeAll([...c.partials]);
+      for (const c of combiners) feed(merged, c);
       const reference = new AggregateState(fns, "final");
-      reference.mergeAll([...single.partials]);
+      feed(reference, single);
 
       const got = byKey(collect((e) => merged.emitAll(e)));
       const want = byKey(collect((e) => reference.emitAll(e)));
@@ -175,23 +214,23 @@ describe("AggregateState", () => {
     }
   });
 
-  test("mergeAll copies a new key's partial instead of aliasing it", () => {
+  test("merging copies a new key's partial instead of aliasing it", () => {
     const state = new AggregateState(fns, "final");
     const c = new Combiner(fns);
     c.add("a", { v: 1, name: "x" });
-    state.mergeAll([...c.partials]);
+    feed(state, c);
     c.add("a", { v: 50, name: "y" });
-    state.mergeAll([["b", fns.init()]]);
+    state.mergeBlock([["b"], fns.init()]);
     expect(collect((e) => state.emitAll(e))[0]).toMatchObject({ key: "a", n: 1, total: 1 });
   });
 
   test("takeUpdates emits only keys changed since the last call, then nothing", () => {
     const cfns = new AggregateFns(plan([{ name: "n", kind: "count" }]));
     const state = new AggregateState(cfns, "updates");
-    state.mergeAll([["a", [1]], ["b", [2]], ["a", [3]]]);
+    state.mergeBlock([["a", "b", "a"], [1, 2, 3]]);
     expect(collect((e) => state.takeUpdates(e))).toEqual([{ key: "a", n: 4 }, { key: "b", n: 2 }]);
     expect(collect((e) => state.takeUpdates(e))).toEqual([]);
-    state.mergeAll([["b", [5]]]);
+    state.mergeBlock([["b"], [5]]);
     expect(collect((e) => state.takeUpdates(e))).toEqual([{ key: "b", n: 7 }]);
     expect(collect((e) => state.takeUpdates(e))).toEqual([]);
   });
@@ -199,13 +238,13 @@ describe("AggregateState", () => {
   test("takeUpdates emits nothing when emit is final; emitAll emits every key", () => {
     const cfns = new AggregateFns(plan([{ name: "n", kind: "count" }]));
     const state = new AggregateState(cfns, "final");
-    state.mergeAll([["a", [1]], ["b", [2]]]);
+    state.mergeBlock([["a", "b"], [1, 2]]);
     expect(collect((e) => state.takeUpdates(e))).toEqual([]);
-    state.mergeAll([["c", [4]], ["a", [1]]]);
+    state.mergeBlock([["c", "a"], [4, 1]]);
     expect(collect((e) => state.emitAll(e))).toEqual([{ key: "a", n: 2 }, { key: "b", n: 2 }, { key: "c", n: 4 }]);
 
     const upd = new AggregateState(cfns, "updates");
-    upd.mergeAll([["x", [1]], ["y", [1]]]);
+    upd.mergeBlock([["x", "y"], [1, 1]]);
     collect((e) => upd.takeUpdates(e));
     expect(collect((e) => upd.emitAll(e))).toEqual([{ key: "x", n: 1 }, { key: "y", n: 1 }]);
   });
@@ -218,18 +257,18 @@ describe("AggregateState", () => {
       c.add(key, rec);
     }
     const state = new AggregateState(fns, "final");
-    state.mergeAll([...c.partials]);
-    const snap: Partial[] = state.snapshot();
+    feed(state, c);
+    const snap: PartialBlock = state.snapshot();
     const before = collect((e) => state.emitAll(e));
 
-    state.mergeAll([...c.partials]); // mutates the live state after the snapshot
+    feed(state, c); // mutates the live state after the snapshot
     const restored = new AggregateState(fns, "final");
-    restored.mergeAll([["stale", fns.init()]]);
+    restored.mergeBlock([["stale"], fns.init()]);
     restored.restore(snap);
     expect(collect((e) => restored.emitAll(e))).toEqual(before);
 
     // Mutating the restored state must not leak back into the snapshot.
-    restored.mergeAll([...c.partials]);
+    feed(restored, c);
     const again = new AggregateState(fns, "final");
     again.restore(snap);
     expect(collect((e) => again.emitAll(e))).toEqual(before);
@@ -294,9 +333,11 @@ describe("distinct and topK", () => {
         whole.add(key, rec);
         parts[Math.floor(rnd() * parts.length)].add(key, rec);
       }
-      single.mergeAll([...whole.partials]);
+      feed(single, whole);
       const merged = new AggregateState(fns, "final");
-      for (const c of parts) merged.mergeAll(packr.unpack(packr.pack([...c.partials])) as Partial[]);
+      for (const c of parts) {
+        for (const b of c.blocks(3)) merged.mergeBlock(packr.unpack(packr.pack(b)) as PartialBlock);
+      }
       const got = byKey(collect((e) => merged.emitAll(e)));
       expect(got).toEqual(byKey(collect((e) => single.emitAll(e))));
       for (const [key, row] of got) {
@@ -313,16 +354,16 @@ describe("distinct and topK", () => {
     const c = new Combiner(fns);
     c.add("a", { u: "p" });
     const state = new AggregateState(fns, "final");
-    state.mergeAll([...c.partials]);
+    feed(state, c);
     c.add("a", { u: "q" }); // mutates the partial the state was built from
     expect(collect((e) => state.emitAll(e))).toEqual([{ key: "a", users: 1, top: [["p", 1]], n: 1 }]);
 
     const snap = state.snapshot();
-    state.mergeAll([...c.partials]);
+    feed(state, c);
     expect(collect((e) => state.emitAll(e))[0]).toMatchObject({ users: 2 });
     const restored = new AggregateState(fns, "final");
     restored.restore(snap);
-    restored.mergeAll([["a", c.partials.get("a")!]]);
+    feed(restored, c);
     const again = new AggregateState(fns, "final");
     again.restore(snap);
     expect(collect((e) => again.emitAll(e))).toEqual([{ key: "a", users: 1, top: [["p", 1]], n: 1 }]);

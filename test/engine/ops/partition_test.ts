@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { hashString, type Key, normalizeKey, partitionOf } from "../../../engine/ops/partition.ts";
+import { hashString, type Key, KeyIndex, normalizeKey, partitionOf } from "../../../engine/ops/partition.ts";
 import { prng } from "../../support/prng.ts";
 
 function randomWord(rnd: () => number): string {
@@ -136,5 +136,25 @@ describe("normalizeKey", () => {
     const k1 = normalizeKey({ city: "Oslo", year: 2020 });
     const k2 = normalizeKey({ city: "Oslo", year: 2020 });
     expect(partitionOf(k1, 16)).toBe(partitionOf(k2, 16));
+  });
+});
+
+describe("KeyIndex", () => {
+  test("numbers keys by first appearance, as a Map would see them (1 and '1' differ, NaN is one key)", () => {
+    const index = new KeyIndex();
+    const keys: Key[] = ["a", 1, "1", null, "null", true, NaN, 0, -0, NaN, "a", 1];
+    expect(keys.map((k) => index.add(k))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 7, 6, 0, 1]);
+    expect(index.keys).toEqual(["a", 1, "1", null, "null", true, NaN, 0]);
+    expect(index.find("1")).toBe(2);
+    expect(index.find("b")).toBe(-1);
+    for (let i = 0; i < index.size; i++) expect(index.partitionOf(i, 5)).toBe(partitionOf(index.keys[i], 5));
+  });
+
+  test("keeps every key findable as it grows (random words)", () => {
+    const words = distinctRandomWords(20000, 11);
+    const index = new KeyIndex();
+    words.forEach((w, i) => expect(index.add(w)).toBe(i));
+    expect(index.size).toBe(words.length);
+    words.forEach((w, i) => expect(index.find(w)).toBe(i));
   });
 });

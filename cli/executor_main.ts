@@ -1,0 +1,38 @@
+#!/usr/bin/env bun
+/**
+ * What an executor process runs: the hidden `drizzle executor` command, and also an entry of its
+ * own. `drizzle run` from source starts executors as `<runtime> cli/executor_main.ts executor`
+ * (see `selfCommand`), which loads only the engine: the full command line (commander, zod, yaml,
+ * every command) cost each executor about 0.3 s of start-up. The trailing `executor` argument is
+ * what the full command line needs (a standalone binary is started that way) and is ignored here.
+ * @module
+ */
+import { executorMain } from "../engine/executor/process.ts";
+import { configureLog, log, type LogLevel } from "../engine/log.ts";
+import { runtimeVersion } from "../engine/runtime/mod.ts";
+
+/**
+ * Runs an executor: where to connect comes from the environment (`DRIZZLE_DRIVER`,
+ * `DRIZZLE_EXECUTOR_ID`, `DRIZZLE_JOB`), the job secret from stdin. Resolves to the exit code
+ * when stdin closes or the driver shuts the job down.
+ */
+export async function runExecutor(): Promise<number> {
+  const env = process.env;
+  configureLog({
+    prefix: `drizzle executor ${env.DRIZZLE_EXECUTOR_ID ?? "?"}`,
+    level: (env.DRIZZLE_LOG_LEVEL as LogLevel) || "warn",
+  });
+  // Says which program the driver started, e.g. that a standalone binary started itself.
+  log.debug(`started: ${runtimeVersion()}, ${process.execPath}, pid ${process.pid}`);
+  return await executorMain(env, process.stdin);
+}
+
+if (import.meta.main) {
+  let code = 1;
+  try {
+    code = await runExecutor();
+  } catch (e) {
+    log.error((e as Error).message);
+  }
+  process.exit(code);
+}
