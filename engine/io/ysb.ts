@@ -70,8 +70,6 @@ function uuid(next: () => number): string {
     `${hex(((c >>> 16) & 0x3fff) | 0x8000, 4)}-${hex(c & 0xffff, 4)}${hex(d, 8)}`;
 }
 
-const pick = <T>(next: () => number, xs: readonly T[]): T => xs[next() % xs.length];
-
 const campaignsBySeed = new Map<number, YsbCampaign[]>();
 
 /** The 100 campaigns of 10 ads each of a seed (cached: every call returns the same data). */
@@ -88,27 +86,177 @@ export function ysbCampaigns(seed: number): YsbCampaign[] {
   return cs;
 }
 
-/** Events `start` .. `start + count - 1` of a seed's stream, as JSON lines (no newline). */
-export function ysbEvents(o: YsbEventOptions): string[] {
+const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
+
+/** The two hex digits of every byte value, as ASCII: HEX[2b], HEX[2b + 1]. */
+const HEX = ascii(Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0")).join(""));
+
+/** The JSON text around the values of an event line, in order (JSON.stringify's output). */
+const PIECES = [
+  '{"user_id":"',
+  '","page_id":"',
+  '","ad_id":"',
+  '","ad_type":"',
+  '","event_type":"',
+  '","event_time":"',
+  '","ip_address":"',
+  '"}\n',
+].map(ascii);
+const AD_TYPE_BYTES = YSB_AD_TYPES.map(ascii);
+const EVENT_TYPE_BYTES = YSB_EVENT_TYPES.map(ascii);
+/** Longest event time written with digits alone; others (negative, huge) are written by String(). */
+const MAX_PLAIN_TIME = Number.MAX_SAFE_INTEGER;
+/**
+ * An event line's upper bound: the text around the values, 3 UUIDs, the longest types, a time
+ * (String() of any number is at most 24 characters) and an ip.
+ */
+const MAX_LINE_BYTES = PIECES.reduce((n, p) => n + p.length, 0) + 3 * 36 +
+  Math.max(...AD_TYPE_BYTES.map((b) => b.length)) + Math.max(...EVENT_TYPE_BYTES.map((b) => b.length)) + 24 +
+  "255.255.255.255".length;
+
+/**
+ * Writes event lines as ASCII bytes, byte for byte what `JSON.stringify` of the event object
+ * plus "\n" gives (every value is plain ASCII without quotes or backslashes), without building
+ * the objects or strings: the generator must outrun the pipeline it feeds.
+ */
+class EventWriter {
+  buf: Uint8Array;
+  at = 0;
+
+  /** Room for `events` lines, in `reuse` when it is big enough. */
+  constructor(events: number, reuse?: Uint8Array) {
+    const size = Math.max(1, events) * MAX_LINE_BYTES;
+    this.buf = reuse && reuse.length >= size ? reuse : new Uint8Array(size);
+  }
+
+  bytes(b: Uint8Array): void {
+    const buf = this.buf;
+    let at = this.at;
+    for (let k = 0; k < b.length; k++) buf[at++] = b[k];
+    this.at = at;
+  }
+
+  /** The low `digits` (even) hex digits of a 32-bit word, as hex() would. */
+  hex(word: number, digits: number): void {
+    const buf = this.buf;
+    let at = this.at;
+    for (let shift = (digits - 2) * 4; shift >= 0; shift -= 8) {
+      const b = ((word >>> shift) & 255) * 2;
+      buf[at++] = HEX[b];
+      buf[at++] = HEX[b + 1];
+    }
+    this.at = at;
+  }
+
+  /** uuid()'s text for the four words. */
+  uuid(a: number, b: number, c: number, d: number): void {
+    this.hex(a, 8);
+    this.buf[this.at++] = 45; // -
+    this.hex(b >>> 16, 4);
+    this.buf[this.at++] = 45;
+    this.hex((b & 0x0fff) | 0x4000, 4);
+    this.buf[this.at++] = 45;
+    this.hex(((c >>> 16) & 0x3fff) | 0x8000, 4);
+    this.buf[this.at++] = 45;
+    this.hex(c & 0xffff, 4);
+    this.hex(d, 8);
+  }
+
+  /** String(n) of a number. */
+  number(n: number): void {
+    if (!(n >= 0 && n <= MAX_PLAIN_TIME && Number.isInteger(n))) return this.bytes(ascii(String(n)));
+    let digits = 1;
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    const buf = this.buf;
+    this.at += digits;
+    for (let at = this.at - 1; digits-- > 0; at--) {
+      const q = Math.floor(n / 10);
+      buf[at] = 48 + n - q * 10;
+      n = q;
+    }
+  }
+
+  text(): string {
+    // Latin-1 is ASCII here, and decodes without a UTF-8 pass.
+    return Buffer.from(this.buf.buffer, this.buf.byteOffset, this.at).toString("latin1");
+  }
+}
+
+const adBytesBySeed = new Map<number, Uint8Array[]>();
+
+/** Every ad id of a seed's campaigns, in order, as ASCII (cached like the campaigns). */
+function adBytes(seed: number): Uint8Array[] {
+  let ads = adBytesBySeed.get(seed);
+  if (!ads) adBytesBySeed.set(seed, ads = ysbCampaigns(seed).flatMap((c) => c.ad_ids).map(ascii));
+  return ads;
+}
+
+/** Writes events `start` .. `start + count - 1` (see ysbEvents) as newline-terminated lines. */
+function writeEvents(o: YsbEventOptions, w: EventWriter): void {
   if (!(o.rate > 0)) throw new RangeError(`rate must be positive, got ${o.rate}`);
   const start = o.start ?? 0;
-  const ads = ysbCampaigns(o.seed).flatMap((c) => c.ad_ids);
-  const out: string[] = new Array(o.count);
+  const ads = adBytes(o.seed);
+  const seedMix = mix(o.seed >>> 0);
   for (let n = 0; n < o.count; n++) {
     const i = start + n;
-    const next = streamOf(o.seed, i);
-    const user_id = uuid(next);
-    const page_id = uuid(next);
-    const ad_id = pick(next, ads);
-    const ad_type = pick(next, YSB_AD_TYPES);
-    const event_type = pick(next, YSB_EVENT_TYPES);
+    // The words streamOf(seed, i) gives, drawn in the same order.
+    let state = mix(seedMix ^ Math.imul(i + 1, 0x9e3779b1));
+    const next = () => {
+      state = (state + 0x6d2b79f5) >>> 0;
+      let t = state;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return (t ^ (t >>> 14)) >>> 0;
+    };
+    w.bytes(PIECES[0]);
+    w.uuid(next(), next(), next(), next());
+    w.bytes(PIECES[1]);
+    w.uuid(next(), next(), next(), next());
+    w.bytes(PIECES[2]);
+    w.bytes(ads[next() % ads.length]);
+    w.bytes(PIECES[3]);
+    w.bytes(AD_TYPE_BYTES[next() % AD_TYPE_BYTES.length]);
+    w.bytes(PIECES[4]);
+    w.bytes(EVENT_TYPE_BYTES[next() % EVENT_TYPE_BYTES.length]);
     const ip = next();
     const jitter = o.skew ? (next() % (2 * YSB_MAX_SKEW_MS + 1)) - YSB_MAX_SKEW_MS : 0;
-    const event_time = String(Math.floor(o.startTimeMs + (i * 1000) / o.rate) + jitter);
-    const ip_address = `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
-    out[n] = JSON.stringify({ user_id, page_id, ad_id, ad_type, event_type, event_time, ip_address });
+    w.bytes(PIECES[5]);
+    w.number(Math.floor(o.startTimeMs + (i * 1000) / o.rate) + jitter);
+    w.bytes(PIECES[6]);
+    w.number(ip >>> 24);
+    w.buf[w.at++] = 46; // .
+    w.number((ip >>> 16) & 255);
+    w.buf[w.at++] = 46;
+    w.number((ip >>> 8) & 255);
+    w.buf[w.at++] = 46;
+    w.number(ip & 255);
+    w.bytes(PIECES[7]);
   }
-  return out;
+}
+
+/** Events `start` .. `start + count - 1` of a seed's stream, as JSON lines (no newline). */
+export function ysbEvents(o: YsbEventOptions): string[] {
+  const lines = ysbEventsText(o).split("\n");
+  lines.pop(); // after the last newline
+  return lines;
+}
+
+/** The bytes of ysbEventsText only live until they are decoded, so one buffer serves every call. */
+let textScratch: Uint8Array | undefined;
+
+/** The same events as one text: each JSON line followed by "\n". */
+export function ysbEventsText(o: YsbEventOptions): string {
+  const w = new EventWriter(o.count, textScratch);
+  textScratch = w.buf;
+  writeEvents(o, w);
+  return w.text();
+}
+
+/** The same events as bytes (ASCII): each JSON line followed by "\n". */
+export function ysbEventsBytes(o: YsbEventOptions): Uint8Array {
+  const w = new EventWriter(o.count);
+  writeEvents(o, w);
+  return w.buf.subarray(0, w.at);
 }
 
 /** The campaigns table as CSV: header `ad_id,campaign_id`, one line per ad. */

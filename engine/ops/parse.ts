@@ -28,9 +28,8 @@ export function compileParser(step: ParseStepPlan): Parser {
 }
 
 function jsonParser(fields: string[] | undefined): Parser {
-  return (text) => {
-    const v: unknown = JSON.parse(needString(text, "json"));
-    if (!fields) return v;
+  if (!fields) return (text) => JSON.parse(needString(text, "json"));
+  const pick = (v: unknown) => {
     if (v === null || typeof v !== "object" || Array.isArray(v)) {
       throw new TypeError(`parse json: expected an object to take fields from, got ${Array.isArray(v) ? "array" : v}`);
     }
@@ -39,6 +38,132 @@ function jsonParser(fields: string[] | undefined): Parser {
     for (const f of fields) out[f] = Object.hasOwn(v, f) ? (v as Record<string, unknown>)[f] : null;
     return out;
   };
+  // "__proto__" as a name, or a name twice, keeps the plain path: building the record by
+  // assignment treats those specially.
+  if (new Set(fields).size !== fields.length || fields.includes("__proto__")) {
+    return (text) => pick(JSON.parse(needString(text, "json")));
+  }
+  const values: unknown[] = new Array(fields.length);
+  const record = recordMaker(fields);
+  return (text) => {
+    const s = needString(text, "json");
+    // Most objects are flat: take the named fields in one scan, without building the others.
+    // Anything the scan does not vouch for (escapes, nested values, bad JSON) goes to JSON.parse,
+    // which gives the same record or the same error.
+    return scanFlatObject(s, fields, values) ? record(values) : pick(JSON.parse(s));
+  };
+}
+
+/** A function building `{ [fields[0]]: values[0], ... }` with one object literal (one shape). */
+function recordMaker(fields: string[]): (values: unknown[]) => Record<string, unknown> {
+  const props = fields.map((f, i) => `${JSON.stringify(f)}: v[${i}]`).join(", ");
+  return new Function("v", `"use strict"; return { ${props} };`) as (values: unknown[]) => Record<string, unknown>;
+}
+
+/**
+ * A backslash or a control character (U+0000-U+001F) anywhere. Without them, a JSON string has no
+ * escapes, so its quotes are its only quotes, and a raw tab or newline (legal only outside
+ * strings) sends the line to JSON.parse too. Searching for them runs natively and allocates nothing.
+ */
+// deno-lint-ignore no-control-regex -- control characters are exactly what it looks for
+const ESCAPE_OR_CONTROL = /[\\\x00-\x1f]/;
+
+const QUOTE = 34, COMMA = 44, COLON = 58, OPEN = 123, CLOSE = 125, MINUS = 45, DOT = 46;
+
+const isDigit = (c: number) => c >= 48 && c <= 57;
+
+/** Index of the first character at or after i that is not a space (the only JSON whitespace left). */
+function skipSpace(s: string, i: number): number {
+  while (s.charCodeAt(i) === 32) i++;
+  return i;
+}
+
+/** Index after the JSON number starting at i; -1 if it is not one. */
+function numberEnd(s: string, i: number): number {
+  if (s.charCodeAt(i) === MINUS) i++;
+  if (!isDigit(s.charCodeAt(i))) return -1;
+  // No leading zeros: "0" is the whole integer part, or it does not start with one.
+  if (s.charCodeAt(i) === 48) i++;
+  else while (isDigit(s.charCodeAt(i))) i++;
+  if (s.charCodeAt(i) === DOT) {
+    if (!isDigit(s.charCodeAt(++i))) return -1;
+    while (isDigit(s.charCodeAt(i))) i++;
+  }
+  const e = s.charCodeAt(i);
+  if (e === 101 || e === 69) {
+    const sign = s.charCodeAt(++i);
+    if (sign === 43 || sign === MINUS) i++;
+    if (!isDigit(s.charCodeAt(i))) return -1;
+    while (isDigit(s.charCodeAt(i))) i++;
+  }
+  return i;
+}
+
+/** Index after the scalar (string, number, true, false, null) starting at i; -1 if none does. */
+function scalarEnd(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c === QUOTE) return s.indexOf('"', i + 1) + 1 || -1;
+  if (c === MINUS || isDigit(c)) return numberEnd(s, i);
+  if (s.startsWith("true", i) || s.startsWith("null", i)) return i + 4;
+  if (s.startsWith("false", i)) return i + 5;
+  return -1; // a nested object or array, or not JSON
+}
+
+/** The scalar JSON value s[from, to), which scalarEnd has vouched for. */
+function scalarAt(s: string, from: number, to: number): unknown {
+  switch (s.charCodeAt(from)) {
+    case QUOTE:
+      return s.slice(from + 1, to - 1);
+    case 116: // t
+      return true;
+    case 102: // f
+      return false;
+    case 110: // n
+      return null;
+    default:
+      return Number(s.slice(from, to));
+  }
+}
+
+/** Which of `fields` the key text s[from, to) is; -1 for none. */
+function fieldAt(s: string, from: number, to: number, fields: string[]): number {
+  const length = to - from;
+  for (let k = 0; k < fields.length; k++) {
+    if (fields[k].length === length && s.startsWith(fields[k], from)) return k;
+  }
+  return -1;
+}
+
+/**
+ * Reads `s` as a JSON object whose values are all scalars and whose strings have no escapes,
+ * putting the value of each of `fields` in `values` (null when absent; of a key given twice,
+ * the last, as JSON.parse does). False when `s` is anything else, valid JSON or not.
+ */
+export function scanFlatObject(s: string, fields: string[], values: unknown[]): boolean {
+  if (ESCAPE_OR_CONTROL.test(s)) return false;
+  values.fill(null);
+  let i = skipSpace(s, 0);
+  if (s.charCodeAt(i) !== OPEN) return false;
+  i = skipSpace(s, i + 1);
+  if (s.charCodeAt(i) === CLOSE) return skipSpace(s, i + 1) === s.length;
+  for (;;) {
+    if (s.charCodeAt(i) !== QUOTE) return false;
+    const keyStart = i + 1;
+    const keyEnd = s.indexOf('"', keyStart);
+    if (keyEnd < 0) return false;
+    i = skipSpace(s, keyEnd + 1);
+    if (s.charCodeAt(i) !== COLON) return false;
+    const from = skipSpace(s, i + 1);
+    const to = scalarEnd(s, from);
+    if (to < 0) return false;
+    const field = fieldAt(s, keyStart, keyEnd, fields);
+    if (field >= 0) values[field] = scalarAt(s, from, to);
+    i = skipSpace(s, to);
+    const c = s.charCodeAt(i);
+    if (c === CLOSE) return skipSpace(s, i + 1) === s.length;
+    if (c !== COMMA) return false;
+    i = skipSpace(s, i + 1);
+  }
 }
 
 function fieldsParser(format: "csv" | "tsv", columns: string[]): Parser {

@@ -318,9 +318,12 @@ export class WindowCombiner {
 
   /** Folds one record at time `t`. Throws (changing nothing) when the aggregate cannot use it. */
   add(key: Key, t: number, record: unknown): void {
+    const last = Math.floor(t / this.#slide) * this.#slide;
+    // Tumbling: one window, so the record folds straight into its partial (add either applies
+    // the whole record or throws having changed nothing).
+    if (this.#slide === this.#size) return this.#addTo(last, key, record);
     const one = this.fns.init();
     this.fns.add(one, record);
-    const last = Math.floor(t / this.#slide) * this.#slide;
     for (let start = last; start + this.#size > t; start -= this.#slide) {
       let byKey = this.#partials.get(start);
       if (!byKey) this.#partials.set(start, byKey = new Map());
@@ -332,6 +335,20 @@ export class WindowCombiner {
         byKey.set(key, [this.fns.clone(one), 1]);
       }
     }
+  }
+
+  #addTo(start: number, key: Key, record: unknown): void {
+    let byKey = this.#partials.get(start);
+    const entry = byKey?.get(key);
+    if (entry) {
+      this.fns.add(entry[0], record);
+      entry[1]++;
+      return;
+    }
+    const fresh = this.fns.init();
+    this.fns.add(fresh, record);
+    if (!byKey) this.#partials.set(start, byKey = new Map());
+    byKey.set(key, [fresh, 1]);
   }
 
   /** Every partial as [key, window start, slots, records]. */

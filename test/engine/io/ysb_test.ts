@@ -10,6 +10,7 @@ import {
   ysbCampaigns,
   ysbCampaignsCsv,
   ysbEvents,
+  ysbEventsBytes,
 } from "../../../engine/io/ysb.ts";
 import { evaluateReference } from "../../support/reference.ts";
 
@@ -103,6 +104,20 @@ describe("ysbEvents", () => {
     expect(Math.max(...offsets)).toBeGreaterThan(40);
     expect(worst).toBeGreaterThan(50);
     expect(worst).toBeLessThanOrEqual(2 * YSB_MAX_SKEW_MS); // what pipelines/ysb.yaml's maxDelay tolerates
+  });
+
+  test("each line is JSON.stringify of its event; the bytes are the lines, each ending in a newline", () => {
+    // Odd start times (negative, huge) and single events with the longest values included.
+    for (const startTimeMs of [T0, -1_500, 1e21, -1.5e20]) {
+      for (const count of [1, 2, 3, 500]) {
+        const o = { seed: count, start: 77 * count, count, rate: 0.0003, startTimeMs, skew: true };
+        const lines = ysbEvents(o);
+        expect(lines).toHaveLength(count);
+        for (const line of lines) expect(JSON.stringify(JSON.parse(line))).toBe(line);
+        expect(new TextDecoder().decode(ysbEventsBytes(o))).toBe(lines.join("\n") + "\n");
+      }
+    }
+    expect(ysbEvents({ seed: 1, count: 0, rate: 1, startTimeMs: T0 })).toEqual([]);
   });
 
   test("a rate that is not positive is refused", () => {

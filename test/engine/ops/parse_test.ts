@@ -39,6 +39,56 @@ describe("parse json", () => {
     expect(rejects.byStep["step 1 'parse'"].sample).toContain("{oops");
   });
 
+  test("with fields, any text gives what JSON.parse and picking the fields give (record or rejection)", () => {
+    const fields = ["a", "b", "é"];
+    const reference = (text: string) => {
+      const v = JSON.parse(text);
+      if (v === null || typeof v !== "object" || Array.isArray(v)) throw new TypeError("not an object");
+      return Object.fromEntries(fields.map((f) => [f, Object.hasOwn(v, f) ? v[f] : null]));
+    };
+    const texts = [
+      '{"a":"x","b":2,"é":true}',
+      ' { "b" : -0.5e-3 , "a" : null , "c" : false } ',
+      '{"a":1,"a":2}', // the last of a key given twice
+      '{"a":"q\\"uote","b":"\\u00e9"}', // escapes
+      '{"a":[1,{"b":2}],"b":{"a":3}}', // nested values
+      '{"a":"tab\there"}', // a raw control character: not JSON
+      '{"a":\t1,\n"b":\r2}', // JSON whitespace other than spaces
+      '{"a":01}',
+      '{"a":1.}',
+      '{"a":-}',
+      '{"a":1e}',
+      '{"a":tru}',
+      '{"a":1,}',
+      '{,"a":1}',
+      '{"a" 1}',
+      '{"a":1} x',
+      '{"a":"open}',
+      '{"ab":1,"":2,"b":1e400}',
+      "{}",
+      " {} ",
+      "[]",
+      '"a"',
+      "",
+    ];
+    const p = compileParser(parseStep({ format: "json", fields }));
+    for (const text of texts) {
+      let want: unknown;
+      try {
+        want = reference(text);
+      } catch {
+        expect(() => p(text)).toThrow();
+        continue;
+      }
+      const got = p(text) as Record<string, unknown>;
+      expect(Object.keys(got)).toEqual(fields);
+      expect(got).toEqual(want as Record<string, unknown>);
+      for (const f of fields) {
+        if (typeof got[f] === "number") expect(Object.is(got[f], (want as Record<string, number>)[f])).toBe(true);
+      }
+    }
+  });
+
   test("the text comes from the `from` expression over the input", () => {
     const step = parseStep({ format: "json", from: "r.payload", fields: ["n"] });
     const { out } = run([{ ...step, as: "r" }], [{ payload: '{"n":5}' }]);
