@@ -301,8 +301,10 @@ export async function renderCoordination(data: CoordinationResult, outDir: strin
     `it grows as about P^${fmt(growth(g10))} from ${lo} to ${at} tasks (bsp: P^${fmt(growth("bsp"))}).`,
     `- The driver's coordination is ${fmt(100 * coordShare)}% of drizzle's time per batch at ${at} tasks (${g10}); ` +
     `the rest is per-task work on the executors that grows with tasks per stage whatever the group size: every ` +
-    `batch has P map tasks each sending a block to each of P reduce partitions (P² block arrivals, empty ones ` +
-    `included), one shuffle message per map task and destination executor, P input chunks and P sink parts.`,
+    `batch runs P map and P reduce tasks (a task without input records is skipped, not run), and each reduce ` +
+    `task hears from all P map tasks (P² arrivals, empty blocks included, counted as bits). Messages do not grow ` +
+    `with P: one input message per executor and batch, one shuffle message per destination executor and one sink ` +
+    `message per burst of tasks, carrying only the non-empty blocks and parts.`,
     hint
       ? `- Executor CPU profile of this shape (\`profile.md\`): ${hint}.`
       : "- Run `npm run bench -- profile` for the CPU profile of this shape.",

@@ -120,7 +120,7 @@ function bufferDefault(): string {
   try {
     const src = readFileSync(`${ROOT}engine/driver/driver.ts`, "utf8");
     const m = /maxBufferBytes:\s*(\d+)\s*<<\s*20/.exec(src);
-    return m ? `default ${m[1]} MB in engine/driver/driver.ts, not settable from the command line` : "its default";
+    return m ? `default ${m[1]} MB in engine/driver/driver.ts, \`--max-buffer\`` : "its default";
   } catch {
     return "its default";
   }
@@ -195,8 +195,9 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
     `(driver ${fmt(Math.max(...runs.map((r) => r.peakDriverMB)))} MB, largest executor ` +
     `${fmt(Math.max(...runs.map((r) => r.peakExecutorMB)))} MB).`,
     `- The driver keeps the raw input of every batch that no checkpoint covers yet (for replay after a failure), up ` +
-    `to \`maxBufferBytes\` (${bufferDefault()}); input is paused only beyond it, so with a slow reader that ` +
-    `buffer fills up and the driver's RSS carries it plus the garbage the JS heap has not yet returned.`,
+    `to \`maxBufferBytes\` (${bufferDefault()}), and pauses input while a few batches wait for the slow ` +
+    `reader; the rest of each process's RSS is the runtime itself and dead buffers not yet collected (every ` +
+    `process collects after each 4 MB of buffers it reads, engine/runtime/gc.ts).`,
     "",
     "![RSS over time](memory.svg)",
   ].join("\n");

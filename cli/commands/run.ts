@@ -70,9 +70,9 @@ export function runCommand(term: Terminal) {
         .default(1000, "1s"),
     )
     .addOption(
-      new Option("--max-buffer <size>", "input held for recovery before the source is slowed (backpressure)")
+      new Option("--max-buffer <size>", "input held for recovery (until a checkpoint) before the source is paused")
         .argParser(byteSize)
-        .default(256 << 20, "256MB"),
+        .default(64 << 20, "64MB"),
     )
     .option("--checkpoint-dir <dir>", "keep checkpoints, the batch log and the output manifest here (default: memory)")
     .option("--resume", "continue the run whose checkpoints are in --checkpoint-dir (file sources only)")

@@ -6,9 +6,8 @@ import type { SinkWriter } from "../io/sink.ts";
  * arrive twice (a re-run task) are ignored.
  */
 export class Committer {
-  #parts = new Map<number, Array<Uint8Array | undefined>>();
-  #received = new Map<number, number>();
-  #batchRecords = new Map<number, number>();
+  /** Batches with some parts received: who reported, and the parts with data, by partition. */
+  #pending = new Map<number, PendingBatch>();
   #next = 0;
   #chain: Promise<void> = Promise.resolve();
   #records = 0;
@@ -35,14 +34,19 @@ export class Committer {
 
   /** Records one part of a batch's output; commits whatever became complete. */
   add(batch: number, partition: number, data: Uint8Array, records: number): void {
-    if (batch < this.#next) return;
-    let parts = this.#parts.get(batch);
-    if (!parts) this.#parts.set(batch, parts = new Array(this.partitions));
-    if (parts[partition] !== undefined) return;
-    parts[partition] = data;
+    const b = this.#batch(batch);
+    if (!b || !heard(b, partition)) return;
+    if (data.length > 0) b.parts.push({ partition, data });
     this.#records += records;
-    this.#batchRecords.set(batch, (this.#batchRecords.get(batch) ?? 0) + records);
-    this.#received.set(batch, (this.#received.get(batch) ?? 0) + 1);
+    b.records += records;
+    this.#drain();
+  }
+
+  /** Records parts of a batch's output that are empty (no data, no records). */
+  addEmpty(batch: number, partitions: readonly number[]): void {
+    const b = this.#batch(batch);
+    if (!b) return;
+    for (const p of partitions) heard(b, p);
     this.#drain();
   }
 
@@ -51,17 +55,46 @@ export class Committer {
     return this.#chain;
   }
 
+  /** The pending state of a batch not yet committed (undefined: committed already). */
+  #batch(batch: number): PendingBatch | undefined {
+    if (batch < this.#next) return undefined;
+    let b = this.#pending.get(batch);
+    if (!b) {
+      b = { heard: new Uint8Array((this.partitions + 7) >> 3), received: 0, records: 0, parts: [] };
+      this.#pending.set(batch, b);
+    }
+    return b;
+  }
+
   #drain(): void {
-    while (this.#received.get(this.#next) === this.partitions) {
-      const b = this.#next++;
-      const parts = this.#parts.get(b)!;
-      this.#parts.delete(b);
-      this.#received.delete(b);
-      const records = this.#batchRecords.get(b) ?? 0;
-      this.#batchRecords.delete(b);
-      const size = parts.reduce((n, p) => n + p!.length, 0);
-      const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts as Uint8Array[], size);
-      this.#chain = this.#chain.then(() => this.writer.write(data)).then(() => this.onCommitted(b, records, size));
+    for (;;) {
+      const b = this.#pending.get(this.#next);
+      if (b === undefined || b.received < this.partitions) return;
+      const id = this.#next++;
+      this.#pending.delete(id);
+      const parts = b.parts.sort((x, y) => x.partition - y.partition).map((p) => p.data);
+      const size = parts.reduce((n, p) => n + p.length, 0);
+      const data = parts.length === 1 ? parts[0] : Buffer.concat(parts, size);
+      const records = b.records;
+      this.#chain = this.#chain.then(() => this.writer.write(data)).then(() => this.onCommitted(id, records, size));
     }
   }
+}
+
+/** A batch being collected: a bit per partition heard from, and the parts that have data. */
+interface PendingBatch {
+  heard: Uint8Array;
+  received: number;
+  records: number;
+  parts: Array<{ partition: number; data: Uint8Array }>;
+}
+
+/** Marks a partition as heard from; false if it was already (a re-run task's part). */
+function heard(b: PendingBatch, partition: number): boolean {
+  const byte = partition >> 3;
+  const bit = 1 << (partition & 7);
+  if (b.heard[byte] & bit) return false;
+  b.heard[byte] |= bit;
+  b.received++;
+  return true;
 }

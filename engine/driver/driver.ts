@@ -13,6 +13,7 @@ import {
   type ExecutorEvent,
   type ExecutorId,
   executorId,
+  type InputChunk,
   isCurrent,
   type JobId,
   jobId,
@@ -111,6 +112,8 @@ export class Driver {
   #listener!: Listener;
   /** Authenticated connections by the executor id they gave, registered or not yet. */
   #conns = new Map<number, Connection>();
+  /** Each executor's heartbeat connection (from its heartbeat thread): heartbeats only. */
+  #beats = new Map<number, Connection>();
   #execs = new Map<number, ExecutorState>();
   #placement: Placement = [];
   #batcher!: Pick<Batcher, "start" | "stop" | "resume">;
@@ -165,7 +168,8 @@ export class Driver {
   constructor(opts: DriverOptions) {
     this.#o = {
       batchBytes: 16 << 20,
-      maxBufferBytes: 256 << 20,
+      // Enough for a group of a second or more at tens of MB/s; a full buffer ends the group early.
+      maxBufferBytes: 64 << 20,
       startTimeoutMs: 30_000,
       recovery: "partial",
       heartbeatMs: 200,
@@ -348,6 +352,7 @@ export class Driver {
       case "connected": {
         const conn = ev.conn;
         const from = executorId(conn.peer);
+        if (conn.channel === "heartbeat") return this.#onHeartbeatChannel(from, conn);
         this.#conns.get(from)?.close("replaced by a new connection");
         this.#conns.set(from, conn);
         conn.onMessage = (m) => this.handle({ type: "message", from, m: m as ExecutorEvent });
@@ -372,6 +377,22 @@ export class Driver {
       case "inputError":
         return this.#fail(new RunError(`cannot read input: ${ev.error.message}`));
     }
+  }
+
+  /**
+   * An executor's heartbeat connection: what arrives on it only proves the executor alive. Its
+   * loss alone is not the executor's (the main connection and missed heartbeats decide that).
+   */
+  #onHeartbeatChannel(from: ExecutorId, conn: Connection): void {
+    this.#beats.get(from)?.close();
+    this.#beats.set(from, conn);
+    conn.onMessage = (m) => {
+      const e = this.#execs.get(from);
+      if ((m as ExecutorEvent).type === "Heartbeat" && e) e.lastSeen = performance.now();
+    };
+    conn.onClose = () => {
+      if (this.#beats.get(from) === conn) this.#beats.delete(from);
+    };
   }
 
   #onMessage(from: ExecutorId, m: ExecutorEvent): void {
@@ -408,9 +429,9 @@ export class Driver {
         return;
       }
       case "SinkData": {
-        const b = this.#batches.get(m.batch);
-        if (b) b.completeAt = performance.now();
-        this.#committer.add(m.batch, m.partition, m.data, m.records);
+        const now = performance.now();
+        for (const p of m.parts) this.#sinkPart(p.batch, p.partition, p.data, p.records, now);
+        for (const e of m.empty) this.#sinkEmpty(e.batch, e.partitions, now);
         return;
       }
       case "StateSnapshot": {
@@ -460,6 +481,19 @@ export class Driver {
     }
   }
 
+  #sinkPart(batch: number, partition: number, data: Uint8Array, records: number, now: number): void {
+    const b = this.#batches.get(batch);
+    if (b) b.completeAt = now;
+    this.#committer.add(batch, partition, data, records);
+  }
+
+  /** Sink parts of one batch with nothing in them: counted, not kept. */
+  #sinkEmpty(batch: number, partitions: number[], now: number): void {
+    const b = this.#batches.get(batch);
+    if (b) b.completeAt = now;
+    this.#committer.addEmpty(batch, partitions);
+  }
+
   #countRejects(r: Record<string, Record<string, { count: number; sample: string }>>): void {
     for (const [task, steps] of Object.entries(r)) {
       if (this.#rejectsSeen.has(task)) continue;
@@ -503,10 +537,16 @@ export class Driver {
     });
   }
 
+  /**
+   * Room for another batch: few enough batches are not yet written out, and the input held for
+   * recovery is under its limit. Counted up to the sink's write, not to the batch being complete:
+   * when the reader of the output is the slowest part, complete batches would otherwise queue
+   * their output in front of the sink, as much as the whole input buffer, while input is read on.
+   */
   #hasRoom(): boolean {
     const maxBatches = Math.max(4, 2 * this.#groupSize + 2);
-    const uncommitted = this.#nextBatch - (this.#committer?.next ?? 0);
-    return uncommitted < maxBatches && this.#retainedBytes < this.#o.maxBufferBytes;
+    const unwritten = this.#nextBatch - this.#written;
+    return unwritten < maxBatches && this.#retainedBytes < this.#o.maxBufferBytes;
   }
 
   /** The input buffer is full: only a checkpoint (not a commit) can make room. */
@@ -613,25 +653,36 @@ export class Driver {
     }
   }
 
-  /** Sends a batch's input chunks to the owners of the first stage (or only to `only` partitions). */
+  /**
+   * Sends a batch's input chunks to the owners of the first stage (or only to `only` partitions),
+   * one message per executor.
+   */
   #sendInput(b: BatchState, only: Set<number> | null): void {
     const owners = this.#placement[0];
     const chunks = splitAtLines(b.data, owners.length);
+    const messages = new Map<ExecutorId, InputChunk>();
     for (let p = 0; p < owners.length; p++) {
       if (only && !only.has(p)) continue;
-      this.#send(owners[p], {
-        type: "InputChunk",
-        job: this.job,
-        attempt: this.#attempt,
-        batch: b.id,
-        partition: p,
-        data: chunks[p],
-        gen: b.gen && partitionRange(b.gen, p, owners.length),
-        time: b.time,
-        final: b.final,
-        header: this.#header,
-      });
+      let m = messages.get(owners[p]);
+      if (!m) {
+        m = {
+          type: "InputChunk",
+          job: this.job,
+          attempt: this.#attempt,
+          batch: b.id,
+          chunks: [],
+          empty: [],
+          time: b.time,
+          final: b.final,
+          header: this.#header,
+        };
+        messages.set(owners[p], m);
+      }
+      const gen = b.gen && partitionRange(b.gen, p, owners.length);
+      if (chunks[p].length > 0 || gen) m.chunks.push({ partition: p, data: chunks[p], gen });
+      else m.empty.push(p);
     }
+    for (const [to, m] of messages) this.#send(to, m);
   }
 
   #groupCompleted(
@@ -749,6 +800,7 @@ export class Driver {
     if (!e || !e.alive || e.stopped || this.#phase !== "running") return;
     e.alive = false;
     e.conn.close();
+    this.#beats.get(id)?.close();
     void this.#o.launcher.kill?.(id);
     const alive = this.#alive();
     log.warn(`lost executor ${id} (${reason}); recovering on ${alive.length} executor(s)`);
@@ -932,6 +984,7 @@ export class Driver {
     if (this.#ticker) clearInterval(this.#ticker);
     for (const e of this.#execs.values()) e.conn.close();
     for (const c of this.#conns.values()) c.close();
+    for (const c of this.#beats.values()) c.close();
     await this.#o.launcher.stop().catch((e) => log.warn(`stopping executors: ${(e as Error).message}`));
     await this.#listener?.close();
   }

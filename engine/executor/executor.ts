@@ -16,6 +16,7 @@ import { readFile } from "node:fs/promises";
 import type { PhysicalPlan } from "../plan/plan.ts";
 import { loadTables } from "../ops/join.ts";
 import { loadUdfs } from "../ops/udf.ts";
+import { type Heartbeats, startHeartbeats } from "./heartbeat.ts";
 import { type JobPorts, JobRun } from "./job.ts";
 
 export interface ExecutorOptions {
@@ -45,7 +46,7 @@ export class Executor {
   #incoming = new Set<Connection>();
   /** Executors the driver declared lost: nothing more is sent to or taken from them. */
   #lost = new Set<number>();
-  #heartbeat: ReturnType<typeof setInterval> | null = null;
+  #heartbeats: Heartbeats | null = null;
   /** While a job's udfs and tables load: the messages that arrived meanwhile. */
   #loading: Array<() => void> | null = null;
   #stopped = false;
@@ -67,6 +68,8 @@ export class Executor {
       dropPeer: (e) => this.#dropPeer(e),
       setPeers: (peers) => {
         for (const p of peers) this.#peerAddr.set(p.executor, { host: p.host, port: p.port });
+        // Connect now, so the handshakes are not in the way of the first batch's shuffle.
+        for (const p of peers) if (p.executor !== this.id) this.#peer(p.executor);
       },
     };
   }
@@ -114,7 +117,7 @@ export class Executor {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#heartbeats?.stop();
     this.#run?.stop();
     for (const p of this.#peers.values()) p.then((c) => c.close(), () => {});
     for (const c of this.#incoming) c.close();
@@ -137,7 +140,7 @@ export class Executor {
       if (this.#run && m.attempt <= this.#run.attempt) return;
       this.#run?.stop();
       this.#run = null;
-      this.#startHeartbeat(m.heartbeatMs);
+      this.#startHeartbeat(m.heartbeatMs, m.attempt);
       // Udf modules and join tables load before any task runs; meanwhile messages wait.
       const waiting: Array<() => void> = [];
       this.#loading = waiting;
@@ -168,19 +171,13 @@ export class Executor {
     this.#dispatch(m);
   }
 
-  #startHeartbeat(ms: number): void {
-    if (!this.#heartbeat) {
-      this.#heartbeat = setInterval(
-        () =>
-          this.#toDriver({
-            type: "Heartbeat",
-            job: this.#opts.job,
-            attempt: this.#run?.attempt ?? 0,
-            executor: this.id,
-          }),
-        ms,
-      );
-    }
+  #startHeartbeat(ms: number, attempt: number): void {
+    const o = this.#opts;
+    this.#heartbeats ??= startHeartbeats(
+      { host: o.driverHost, port: o.driverPort, executor: o.id, job: o.job, secret: o.secret, intervalMs: ms },
+      (a) => this.#toDriver({ type: "Heartbeat", job: o.job, attempt: a, executor: this.id }),
+    );
+    this.#heartbeats.setAttempt(attempt);
   }
 
   #dispatch(m: DriverCommand): void {
@@ -220,13 +217,18 @@ export class Executor {
   }
 
   #sendPeer(e: number, m: PeerMessage): void {
-    if (this.#lost.has(e)) return;
+    this.#peer(e)?.then((c) => c.send(m), () => {});
+  }
+
+  /** The connection to a peer, opened on first use; undefined for a lost or unknown peer. */
+  #peer(e: number): Promise<Connection> | undefined {
+    if (this.#lost.has(e)) return undefined;
     let conn = this.#peers.get(e);
     if (!conn) {
       const addr = this.#peerAddr.get(e);
       if (!addr) {
         log.error(`no address for executor ${e}`);
-        return;
+        return undefined;
       }
       conn = connect(addr.host, addr.port, this.id, { secret: this.#opts.secret });
       conn.then((c) => {
@@ -241,6 +243,6 @@ export class Executor {
       });
       this.#peers.set(e, conn);
     }
-    conn.then((c) => c.send(m), () => {});
+    return conn;
   }
 }

@@ -1,19 +1,21 @@
-import { isStateful, type PhysicalPlan } from "../plan/plan.ts";
+import { isStateful, type PhysicalPlan, type StagePlan } from "../plan/plan.ts";
 import { Rejects } from "../ops/reject.ts";
 import type {
-  Block,
   DriverCommand,
   ExecutorEvent,
   ExecutorId,
+  InputChunk,
   JobId,
   LaneState,
   PeerMessage,
   Placement,
   Recover,
   Rejections,
+  ShuffleOutput,
+  SinkPart,
   StartJob,
 } from "../wire/mod.ts";
-import { LocalScheduler } from "./scheduler.ts";
+import { bitSet, LocalScheduler } from "./scheduler.ts";
 import { StageRunner, type TaskInput, type TaskOutput } from "./task.ts";
 
 /** How the job reaches the outside world: the driver and the other executors. */
@@ -34,21 +36,42 @@ type SourceInput = {
   time: number;
   gen?: { start: number; count: number; startTimeMs: number };
 };
-/** One upstream task's block for a reduce task, with the batch facts it carries. */
-type BlockInput = { records: unknown[]; time: number; maxTime: number | null };
-type Input = SourceInput | BlockInput;
-
-interface Output {
+/**
+ * What a task gathers before it runs: its source chunk (stage 0), or the non-empty blocks of its
+ * upstream tasks and the batch facts all of them carry (empty blocks add only those).
+ */
+interface Gathered {
+  source: SourceInput | null;
   blocks: unknown[][];
+  time: number;
+  maxTime: number | null;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+const gathering = (): Gathered => ({ source: null, blocks: [], time: 0, maxTime: null });
+
+/** A map task's output, kept for fetches (bsp) and re-sending (recovery). */
+interface Output {
+  stage: number;
+  from: number;
+  blocks: unknown[][];
+  /** Every block is empty. */
+  empty: boolean;
   final: boolean;
   time: number;
   maxTime: number | null;
 }
 
+/** Where a stage's reduce partitions are: each executor and the partitions it owns. */
+type Targets = Array<{ executor: ExecutorId; partitions: number[] }>;
+
 /** How long a burst of task runs may hold the event loop before letting I/O in. */
 const SLICE_MS = 10;
 
 const laneKey = (s: number, p: number) => `${s}:${p}`;
+/** Kept map outputs are keyed by one number per (stage, partition). */
+const outputKey = (s: number, p: number) => s * 2 ** 20 + p;
 
 /**
  * One attempt of a job on this executor: its plan, the tasks it owns, its keyed state and the
@@ -61,16 +84,27 @@ export class JobRun {
   readonly mode: "drizzle" | "bsp";
   readonly #ports: JobPorts;
   readonly #runners: StageRunner[];
-  readonly #sched = new LocalScheduler<Input>();
+  readonly #sched = new LocalScheduler<Gathered>(gathering);
   #placement: Placement = [];
+  /** The lanes this executor owns under #placement. */
+  #owned: Array<{ stage: number; partition: number }> = [];
+  /** Per stage, the owners of its partitions under #placement (to address map output). */
+  #targets: Targets[] = [];
+  /** Sink output not yet sent: it goes with the next message to the driver, or after the burst. */
+  #sinkParts: SinkPart[] = [];
+  #sinkEmpty = new Map<number, number[]>();
+  /** Per stage, the output of an idle task. */
+  #noOutput: TaskOutput[] = [];
+  /** drizzle: map output not yet sent, by destination executor; sent after each burst of tasks. */
+  #outbox = new Map<ExecutorId, ShuffleOutput[]>();
   /** Groups announced by RunGroup: first batch -> last batch. */
   #groups = new Map<number, { first: number; last: number }>();
   /** Last batch of each group, for snapshots at group ends. */
   #groupEnds = new Set<number>();
   /** Highest batch any RunGroup covered. */
   #lastAnnounced = -1;
-  /** Map outputs kept until a checkpoint covers their batch: batch -> "stage:partition" -> output. */
-  #outputs = new Map<number, Map<string, Output>>();
+  /** Map outputs kept until a checkpoint covers their batch: batch -> outputKey -> output. */
+  #outputs = new Map<number, Map<number, Output>>();
   /** bsp: reduce tasks waiting for map output locations, by "batch:stage". */
   #awaitingLocations = new Map<string, number[]>();
   /** Rejections per task not yet reported: "batch:stage:partition" -> per step counts. */
@@ -90,7 +124,7 @@ export class JobRun {
     ports.setPeers(start.peers);
     const keep = this.plan.deadLetter !== undefined;
     this.#runners = this.plan.stages.map((_, i) => new StageRunner(this.plan, i, new Rejects(keep)));
-    this.#placement = start.placement;
+    this.#setPlacement(start.placement);
     for (const l of start.restore) this.#restore(l);
     this.#from = start.from;
   }
@@ -110,18 +144,13 @@ export class JobRun {
   onCommand(m: DriverCommand): void {
     switch (m.type) {
       case "RunGroup":
-        this.#placement = m.placement;
+        this.#setPlacement(m.placement);
         this.#release(m.releaseBefore);
         this.#runGroup(m.group, m.first, m.count);
         break;
       case "InputChunk":
-        this.#sched.arrive(
-          m.batch,
-          0,
-          m.partition,
-          { kind: "source", data: m.data, header: m.header, time: m.time, gen: m.gen },
-          m.final,
-        );
+        for (const c of m.chunks) this.#source(m, c.partition, c.data, c.gen);
+        for (const p of m.empty) this.#source(m, p, NO_BYTES, undefined);
         this.#pump();
         break;
       case "LaunchTask":
@@ -146,26 +175,23 @@ export class JobRun {
   onPeer(m: PeerMessage, reply: (m: PeerMessage) => void): void {
     switch (m.type) {
       case "ShuffleBlocks":
-        this.#deliver(m.batch, m.stage, m.from, m.blocks, m.final, m.time, m.maxTime);
-        break;
-      case "FetchBlocks":
-        this.#serveFetch(m.batch, m.stage, m.partitions, (from, out, blocks) =>
-          reply({
-            type: "BlocksFetched",
-            job: this.#ports.job,
-            attempt: this.attempt,
-            batch: m.batch,
-            stage: m.stage,
-            from,
-            time: out.time,
-            maxTime: out.maxTime,
-            blocks,
-          }));
-        break;
       case "BlocksFetched":
-        this.#deliver(m.batch, m.stage + 1, m.from, m.blocks, false, m.time, m.maxTime);
+        for (const o of m.outputs) this.#deliver(o);
+        this.#pump();
         break;
+      case "FetchBlocks": {
+        const outputs = this.#serveFetch(m.batch, m.stage, m.partitions);
+        if (outputs.length > 0) reply({ type: "BlocksFetched", job: this.#ports.job, attempt: this.attempt, outputs });
+        break;
+      }
     }
+  }
+
+  /** A first-stage task's input arrived (its only one). */
+  #source(m: InputChunk, partition: number, data: Uint8Array, gen: SourceInput["gen"]): void {
+    if (data.length === 0 && gen === undefined && this.#runIdleNow(m.batch, 0, partition, m.final, m.time)) return;
+    const g = this.#sched.arrive(m.batch, 0, partition, 0, m.final);
+    if (g) g.source = { kind: "source", data, header: m.header, time: m.time, gen };
   }
 
   #neededFor(stage: number): number {
@@ -188,7 +214,7 @@ export class JobRun {
     this.#lastAnnounced = Math.max(this.#lastAnnounced, last);
     this.#forOwnedLanes((s, p) => {
       if (this.#sched.nextOf(s, p) === undefined) this.#sched.startLane(s, p, Math.max(first, this.#from));
-      for (let b = Math.max(first, this.#from); b <= last; b++) this.#sched.expect(b, s, p, this.#neededFor(s));
+      this.#sched.expectThrough(s, p, last, this.#neededFor(s));
     });
     this.#timings.coord += performance.now() - t0;
     this.#checkGroups();
@@ -196,7 +222,23 @@ export class JobRun {
   }
 
   #forOwnedLanes(f: (stage: number, partition: number) => void): void {
-    this.#placement.forEach((parts, s) => parts.forEach((owner, p) => owner === this.#ports.id && f(s, p)));
+    for (const l of this.#owned) f(l.stage, l.partition);
+  }
+
+  /** Adopts a placement, and works out once what the per-task paths need of it. */
+  #setPlacement(placement: Placement): void {
+    this.#placement = placement;
+    this.#owned = [];
+    this.#targets = placement.map((owners, s) => {
+      const byExecutor = new Map<ExecutorId, number[]>();
+      owners.forEach((e, p) => {
+        if (e === this.#ports.id) this.#owned.push({ stage: s, partition: p });
+        let list = byExecutor.get(e);
+        if (!list) byExecutor.set(e, list = []);
+        list.push(p);
+      });
+      return [...byExecutor].map(([executor, partitions]) => ({ executor, partitions }));
+    });
   }
 
   #launch(batch: number, stage: number, partition: number, final: boolean): void {
@@ -212,7 +254,7 @@ export class JobRun {
       if (waiting) waiting.push(partition);
       else {
         this.#awaitingLocations.set(k, [partition]);
-        this.#ports.toDriver({
+        this.#toDriver({
           type: "GetMapOutputs",
           job: this.#ports.job,
           attempt: this.attempt,
@@ -231,12 +273,8 @@ export class JobRun {
     this.#awaitingLocations.delete(k);
     for (const e of new Set(locations)) {
       if (e === this.#ports.id) {
-        this.#serveFetch(
-          batch,
-          mapStage,
-          partitions,
-          (from, out, blocks) => this.#deliver(batch, mapStage + 1, from, blocks, false, out.time, out.maxTime),
-        );
+        for (const o of this.#serveFetch(batch, mapStage, partitions)) this.#deliver(o);
+        this.#pump();
       } else {
         this.#ports.toPeer(e, {
           type: "FetchBlocks",
@@ -250,39 +288,56 @@ export class JobRun {
     }
   }
 
-  #serveFetch(
-    batch: number,
-    stage: number,
-    partitions: number[],
-    reply: (from: number, out: Output, blocks: Block[]) => void,
-  ): void {
-    const outs = this.#outputs.get(batch);
-    if (!outs) return;
-    for (const [k, out] of outs) {
-      const [s, from] = k.split(":").map(Number);
-      if (s !== stage) continue;
-      reply(from, out, partitions.map((p) => ({ partition: p, records: out.blocks[p] })));
+  /** bsp: the kept output of map stage `stage` of a batch for the given reduce partitions. */
+  #serveFetch(batch: number, stage: number, partitions: number[]): ShuffleOutput[] {
+    const outputs: ShuffleOutput[] = [];
+    for (const out of this.#outputs.get(batch)?.values() ?? []) {
+      if (out.stage === stage) addOutput(outputs, batch, out, partitions);
+    }
+    return outputs;
+  }
+
+  /**
+   * Hands map output to the reduce tasks it is for. Non-empty blocks go first, one by one, so
+   * that a (from, partition) pair heard before (a re-send after a recovery) adds no records;
+   * then every partition hears all the map tasks at once (bits already set count no more).
+   * The caller pumps.
+   */
+  #deliver(o: ShuffleOutput): void {
+    const { batch, stage, final } = o;
+    for (const b of o.blocks) {
+      const g = this.#sched.arrive(batch, stage, b.partition, b.from, final);
+      if (g) {
+        addFacts(g, o);
+        g.blocks.push(b.records);
+      }
+    }
+    const froms = bitSet(o.froms);
+    for (const p of o.partitions) {
+      const g = this.#sched.arriveAll(batch, stage, p, froms, final);
+      if (g) addFacts(g, o);
     }
   }
 
-  #deliver(
-    batch: number,
-    stage: number,
-    from: number,
-    blocks: Block[],
-    final: boolean,
-    time: number,
-    maxTime: number | null,
-  ): void {
-    for (const b of blocks) {
-      const input: BlockInput = { records: b.records, time, maxTime };
-      this.#sched.arrive(batch, stage, b.partition, input, final, from);
-    }
-    this.#pump();
+  /**
+   * drizzle: runs an idle task whose only input is arriving now, when its lane is at its batch,
+   * without queueing it: it produces nothing and changes nothing, so only its lane's progress
+   * and its (empty) output are recorded. False when the task has to go through the scheduler.
+   */
+  #runIdleNow(batch: number, stage: number, partition: number, final: boolean, time: number): boolean {
+    if (this.mode !== "drizzle" || this.#stopped || final || this.plan.stages[stage].window !== undefined) return false;
+    if (!this.#sched.runAtOnce(batch, stage, partition)) return false;
+    this.#finished(batch, stage, partition, final, this.#nothing(stage), time);
+    return true;
+  }
+
+  /** Something to do after the current event: ready tasks, or output to send. */
+  get #busy(): boolean {
+    return this.#sched.hasReady || this.#outbox.size > 0 || this.#sinkParts.length > 0 || this.#sinkEmpty.size > 0;
   }
 
   #pump(): void {
-    if (this.#pumping || this.#stopped || !this.#sched.hasReady) return;
+    if (this.#pumping || this.#stopped || !this.#busy) return;
     this.#pumping = true;
     setImmediate(() => this.#runReady());
   }
@@ -293,25 +348,34 @@ export class JobRun {
       if (this.#stopped) return;
       const t = this.#sched.take();
       if (!t) break;
-      this.#runTask(t.batch, t.stage, t.partition, t.inputs, t.final);
+      this.#runTask(t.batch, t.stage, t.partition, t.input, t.final);
       if (performance.now() - start > SLICE_MS) break;
     }
+    this.#flush();
+    if (this.mode === "drizzle") this.#checkGroups();
+    this.#flushSink();
     this.#pumping = false;
     this.#pump();
   }
 
-  #runTask(batch: number, stage: number, partition: number, inputs: Input[], final: boolean): void {
+  #runTask(batch: number, stage: number, partition: number, gathered: Gathered, final: boolean): void {
     const { job } = this.#ports;
     const attempt = this.attempt;
     const runner = this.#runners[stage];
+    const input: TaskInput = stage === 0
+      ? gathered.source!
+      : { kind: "shuffle", blocks: gathered.blocks, time: gathered.time, maxTime: gathered.maxTime };
+    if (idle(this.plan.stages[stage], input, final)) {
+      this.#sched.done({ batch, stage, partition, final });
+      this.#finished(batch, stage, partition, final, this.#nothing(stage), input.time);
+      return;
+    }
     const t0 = performance.now();
     let out: TaskOutput;
-    let input: TaskInput;
     try {
-      input = stage === 0 ? (inputs[0] as SourceInput) : shuffleInput(inputs as BlockInput[]);
       out = runner.run(partition, input, final);
     } catch (e) {
-      this.#ports.toDriver({
+      this.#toDriver({
         type: "TaskFailed",
         job,
         attempt,
@@ -325,24 +389,39 @@ export class JobRun {
     }
     if (runner.rejects.kept.length > 0) {
       const records = runner.rejects.kept.splice(0);
-      this.#ports.toDriver({ type: "DeadLetters", job, attempt, batch, stage, partition, records });
+      this.#toDriver({ type: "DeadLetters", job, attempt, batch, stage, partition, records });
     }
     if (runner.rejects.total > 0) this.#rejected[`${batch}:${stage}:${partition}`] = runner.rejects.take();
     const t1 = performance.now();
     this.#timings.compute += t1 - t0;
     this.#sched.done({ batch, stage, partition, final });
+    this.#finished(batch, stage, partition, final, out, input.time);
+    this.#timings.shuffle += performance.now() - t1;
+  }
+
+  /** After a task ran (its lane already moved on): hands its output on and reports it. */
+  #finished(batch: number, stage: number, partition: number, final: boolean, out: TaskOutput, time: number): void {
     if (final) this.#finalBatch = Math.min(this.#finalBatch, batch);
     if (out.kind === "sink") {
-      this.#ports.toDriver({ type: "SinkData", job, attempt, batch, partition, data: out.data, records: out.records });
+      this.#sinkPart(batch, partition, out.data, out.records);
     } else {
-      const kept: Output = { blocks: out.blocks, final, time: input.time, maxTime: out.maxTime };
-      this.#keep(batch, stage, partition, kept);
-      if (this.mode === "drizzle") this.#push(batch, stage + 1, partition, kept, null);
+      const kept: Output = {
+        stage,
+        from: partition,
+        blocks: out.blocks,
+        empty: out.records === 0,
+        final,
+        time,
+        maxTime: out.maxTime,
+      };
+      this.#keep(batch, kept);
+      if (this.mode === "drizzle") this.#push(batch, kept, null);
     }
-    this.#timings.shuffle += performance.now() - t1;
     if (this.mode === "bsp") {
+      const { job } = this.#ports;
+      const attempt = this.attempt;
       const sizes = out.kind === "shuffle" ? out.blocks.map((b) => b.length) : [out.records];
-      this.#ports.toDriver({
+      this.#toDriver({
         type: "TaskFinished",
         job,
         attempt,
@@ -356,12 +435,51 @@ export class JobRun {
       return;
     }
     if (this.#isStateful(stage) && this.#groupEnds.has(batch) && !final) this.#snapshot(stage, partition, batch);
-    this.#checkGroups();
+  }
+
+  #sinkPart(batch: number, partition: number, data: Uint8Array, records: number): void {
+    if (data.length > 0 || records > 0) {
+      this.#sinkParts.push({ batch, partition, data, records });
+      return;
+    }
+    const empty = this.#sinkEmpty.get(batch);
+    if (empty) empty.push(partition);
+    else this.#sinkEmpty.set(batch, [partition]);
+  }
+
+  /** Sends to the driver, after the sink output queued so far (the driver relies on that order). */
+  #toDriver(m: ExecutorEvent): void {
+    this.#flushSink();
+    this.#ports.toDriver(m);
+  }
+
+  #flushSink(): void {
+    if (this.#sinkParts.length === 0 && this.#sinkEmpty.size === 0) return;
+    const parts = this.#sinkParts;
+    const empty = [...this.#sinkEmpty].map(([batch, partitions]) => ({ batch, partitions }));
+    this.#sinkParts = [];
+    this.#sinkEmpty.clear();
+    this.#ports.toDriver({ type: "SinkData", job: this.#ports.job, attempt: this.attempt, parts, empty });
+  }
+
+  /**
+   * What an idle task of a stage produces: nothing, in the shape its stage's output has. One
+   * shared output per stage: an idle output is never handed to a task or changed.
+   */
+  #nothing(stage: number): TaskOutput {
+    return this.#noOutput[stage] ??= this.plan.stages[stage].output.kind === "sink"
+      ? { kind: "sink", data: NO_BYTES, records: 0 }
+      : {
+        kind: "shuffle",
+        blocks: Array.from({ length: this.plan.stages[stage + 1].partitions }, () => []),
+        records: 0,
+        maxTime: null,
+      };
   }
 
   #snapshot(stage: number, partition: number, batch: number): void {
     const t0 = performance.now();
-    this.#ports.toDriver({
+    this.#toDriver({
       type: "StateSnapshot",
       job: this.#ports.job,
       attempt: this.attempt,
@@ -398,20 +516,16 @@ export class JobRun {
   /** Reports every group whose tasks on this executor have all run. */
   #checkGroups(): void {
     for (const [g, st] of this.#groups) {
-      let done = true;
-      this.#forOwnedLanes((s, p) => {
-        const next = this.#sched.nextOf(s, p) ?? -1;
-        if (next <= Math.min(st.last, this.#finalBatch)) done = false;
-      });
-      if (!done) continue;
+      const last = Math.min(st.last, this.#finalBatch);
+      if (this.#owned.some((l) => (this.#sched.nextOf(l.stage, l.partition) ?? -1) <= last)) continue;
       this.#groups.delete(g);
-      this.#ports.toDriver({
+      this.#toDriver({
         type: "GroupCompleted",
         job: this.#ports.job,
         attempt: this.attempt,
         executor: this.#ports.id,
         group: g,
-        last: Math.min(st.last, this.#finalBatch),
+        last,
         timings: { ...this.#timings },
         rejected: this.takeRejected(),
       });
@@ -420,10 +534,10 @@ export class JobRun {
   }
 
   /** Keeps a map task's output until a checkpoint covers its batch (bsp fetches, recovery). */
-  #keep(batch: number, stage: number, partition: number, out: Output): void {
+  #keep(batch: number, out: Output): void {
     let m = this.#outputs.get(batch);
     if (!m) this.#outputs.set(batch, m = new Map());
-    m.set(laneKey(stage, partition), out);
+    m.set(outputKey(out.stage, out.from), out);
   }
 
   #release(before: number): void {
@@ -431,37 +545,33 @@ export class JobRun {
   }
 
   /**
-   * drizzle: sends each reduce partition its block, one message per owning executor. With
-   * `only`, sends just the blocks of those partitions (re-sending after a recovery).
+   * drizzle: queues a map task's output for the executors owning its reduce partitions (with
+   * `only`, just for those partitions: re-sending after a recovery). `#flush` sends it.
    */
-  #push(batch: number, stage: number, from: number, out: Output, only: Set<number> | null): void {
-    const { blocks, final, time, maxTime } = out;
-    const owners = this.#placement[stage];
-    const byExecutor = new Map<number, Block[]>();
-    for (let p = 0; p < blocks.length; p++) {
-      if (only && !only.has(p)) continue;
-      const e = owners[p];
-      let list = byExecutor.get(e);
-      if (!list) byExecutor.set(e, list = []);
-      list.push({ partition: p, records: blocks[p] });
+  #push(batch: number, out: Output, only: Set<number> | null): void {
+    for (const t of this.#targets[out.stage + 1]) {
+      const partitions = only ? t.partitions.filter((p) => only.has(p)) : t.partitions;
+      if (partitions.length === 0) continue;
+      let list = this.#outbox.get(t.executor);
+      if (!list) this.#outbox.set(t.executor, list = []);
+      addOutput(list, batch, out, partitions);
     }
-    for (const [e, list] of byExecutor) {
-      if (e === this.#ports.id) this.#deliver(batch, stage, from, list, final, time, maxTime);
-      else {
-        this.#ports.toPeer(e as ExecutorId, {
-          type: "ShuffleBlocks",
-          job: this.#ports.job,
-          attempt: this.attempt,
-          batch,
-          stage,
-          from,
-          final,
-          time,
-          maxTime,
-          blocks: list,
-        });
-      }
+  }
+
+  /** Sends the queued map output: one message per executor; this executor's own is delivered here. */
+  #flush(): void {
+    if (this.#outbox.size === 0) return;
+    const t0 = performance.now();
+    const box = this.#outbox;
+    this.#outbox = new Map();
+    let local: ShuffleOutput[] | undefined;
+    for (const [e, outputs] of box) {
+      if (e === this.#ports.id) local = outputs;
+      else this.#ports.toPeer(e, { type: "ShuffleBlocks", job: this.#ports.job, attempt: this.attempt, outputs });
     }
+    for (const o of local ?? []) this.#deliver(o);
+    this.#timings.shuffle += performance.now() - t0;
+    this.#pump();
   }
 
   /**
@@ -473,8 +583,10 @@ export class JobRun {
   #recover(m: Recover): void {
     for (const e of m.lost) this.#ports.dropPeer(e as ExecutorId);
     this.#ports.setPeers(m.peers);
+    // Output of tasks that ran before the new placement is addressed again below.
+    this.#flush();
     const old = this.#placement;
-    this.#placement = m.placement;
+    this.#setPlacement(m.placement);
     const moved = m.placement.map((parts, s) =>
       new Set(parts.flatMap((owner, p) => (old[s]?.[p] !== owner ? [p] : [])))
     );
@@ -493,27 +605,67 @@ export class JobRun {
         state.restore((l?.state ?? []) as never);
       }
       this.#sched.startLane(s, p, m.from);
-      for (let b = m.from; b <= this.#lastAnnounced; b++) this.#sched.expect(b, s, p, this.#neededFor(s));
+      this.#sched.expectThrough(s, p, this.#lastAnnounced, this.#neededFor(s));
     });
     for (const [batch, outs] of this.#outputs) {
       if (batch < m.from) continue;
-      for (const [k, out] of outs) {
-        const [s, from] = k.split(":").map(Number);
-        if (moved[s + 1]?.size) this.#push(batch, s + 1, from, out, moved[s + 1]);
+      for (const out of outs.values()) {
+        if (moved[out.stage + 1]?.size) this.#push(batch, out, moved[out.stage + 1]);
       }
     }
+    this.#flush();
     this.#checkGroups();
     this.#pump();
   }
 }
 
-/** The input of a reduce task: every upstream block, and the batch facts they carry. */
-function shuffleInput(inputs: BlockInput[]): TaskInput {
-  let time = 0;
-  let maxTime: number | null = null;
-  for (const i of inputs) {
-    if (i.time > time) time = i.time;
-    if (i.maxTime !== null && (maxTime === null || i.maxTime > maxTime)) maxTime = i.maxTime;
+/**
+ * True when a task has nothing to do: no record reaches it (no source bytes, or no non-empty
+ * upstream block), and its stage neither holds windows (a watermark can close one without new
+ * records) nor has to emit at the end of the input. Every step runs per record and keyed state
+ * changes only by records, so running it would emit nothing and change nothing.
+ */
+function idle(stage: StagePlan, input: TaskInput, final: boolean): boolean {
+  if (final || stage.window !== undefined) return false;
+  if (input.kind === "source") return input.data.length === 0 && input.gen === undefined;
+  return input.blocks.length === 0;
+}
+
+/**
+ * Adds map task `out.from`'s output for `partitions` to a list of outputs: into the last entry
+ * when that one is for the same batch, stage and partitions and agrees on the batch facts.
+ */
+function addOutput(list: ShuffleOutput[], batch: number, out: Output, partitions: number[]): void {
+  const last = list[list.length - 1];
+  let o: ShuffleOutput;
+  if (
+    last !== undefined && last.batch === batch && last.stage === out.stage + 1 && last.partitions === partitions &&
+    last.final === out.final && last.time === out.time && last.maxTime === out.maxTime
+  ) {
+    o = last;
+  } else {
+    o = {
+      batch,
+      stage: out.stage + 1,
+      froms: [],
+      partitions,
+      final: out.final,
+      time: out.time,
+      maxTime: out.maxTime,
+      blocks: [],
+    };
+    list.push(o);
   }
-  return { kind: "shuffle", blocks: inputs.map((i) => i.records), time, maxTime };
+  o.froms.push(out.from);
+  if (out.empty) return;
+  for (const p of partitions) {
+    const records = out.blocks[p];
+    if (records.length > 0) o.blocks.push({ from: out.from, partition: p, records });
+  }
+}
+
+/** The batch facts a reduce task takes from each upstream task: the latest times. */
+function addFacts(g: Gathered, o: ShuffleOutput): void {
+  if (o.time > g.time) g.time = o.time;
+  if (o.maxTime !== null && (g.maxTime === null || o.maxTime > g.maxTime)) g.maxTime = o.maxTime;
 }

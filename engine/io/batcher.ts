@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import { buffersPassed } from "../runtime/mod.ts";
 
 /** One micro-batch of raw input as cut by the driver: whole lines only. */
 export interface RawBatch {
@@ -59,7 +60,10 @@ export class Batcher {
 
   start(): void {
     this.#cutLoggedEmpty(0);
-    this.input.on("data", (c: Uint8Array) => this.#onData(c));
+    this.input.on("data", (c: Uint8Array) => {
+      buffersPassed(c.length);
+      this.#onData(c);
+    });
     this.input.on("end", () => this.#onEnd());
     this.input.on("error", (e) => this.opts.onError(e));
     this.#arm();

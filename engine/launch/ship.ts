@@ -69,7 +69,8 @@ async function buildFromSources(): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
   log.info(`building the standalone binary for remote executors (${out})`);
-  const args = ["build", "--compile", join(ROOT, "cli/main.ts"), "--outfile", tmp];
+  const entries = ["cli/main.ts", "engine/executor/heartbeat_worker.ts"].map((f) => join(ROOT, f));
+  const args = ["build", "--compile", ...entries, "--outfile", tmp];
   const { code, output } = await runCapture(process.execPath, args);
   if (code !== 0) throw new Error(`building the binary for remote executors failed:\n${output}`);
   renameSync(tmp, out);

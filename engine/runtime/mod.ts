@@ -4,3 +4,4 @@
  * @module
  */
 export * from "./self.ts";
+export * from "./gc.ts";

@@ -1,14 +1,20 @@
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, FrameError } from "./frame.ts";
 import { newNonce, prove, verify } from "./auth.ts";
+import { buffersPassed } from "../runtime/mod.ts";
 import type { Authenticate, Authenticated, Challenge, Message } from "./messages.ts";
 
 /** How long a peer has to complete the handshake before it is dropped. */
 export const HANDSHAKE_TIMEOUT_MS = 5000;
 
+/** Queued frames are written at once when they reach this size (and a frame this big alone). */
+const FLUSH_BYTES = 64 * 1024;
+
 export interface ConnectionOptions {
   secret: string;
   maxFrameBytes?: number;
+  /** connect(): open an executor's heartbeat connection rather than its main one. */
+  channel?: "heartbeat";
 }
 
 /**
@@ -34,12 +40,17 @@ export class Connection {
   onClose: (reason?: string) => void = () => {};
   #closed = false;
   #drain: Array<() => void> = [];
+  /** Frames sent in this turn of the event loop, written together at its end (one syscall). */
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
 
   constructor(
     readonly socket: Socket,
     readonly decoder: FrameDecoder,
     /** The id the client gave in the handshake (executor id, or -1 for the driver). */
     readonly peer: number,
+    /** What the client opened it for: "main", or "heartbeat" (heartbeats only). */
+    readonly channel: "main" | "heartbeat" = "main",
   ) {
     socket.on("drain", () => {
       const waiting = this.#drain;
@@ -53,6 +64,7 @@ export class Connection {
     const s = this.socket;
     s.removeAllListeners("data");
     s.on("data", (chunk: Uint8Array) => {
+      buffersPassed(chunk.length);
       let messages: unknown[];
       try {
         messages = this.decoder.push(chunk);
@@ -74,20 +86,56 @@ export class Connection {
     return this.#closed;
   }
 
-  /** Queues a message; false means the socket buffer is full (await `drained()` to pace). */
+  /**
+   * Queues a message; false means the socket buffer is full (await `drained()` to pace).
+   * Messages sent in one turn of the event loop go out in one write when the turn ends, so a
+   * burst of small messages (a task's reports, a batch's input chunks) costs one syscall.
+   */
   send(m: Message): boolean {
     if (this.#closed) return false;
-    return this.socket.write(encodeFrame(m));
+    const frame = encodeFrame(m);
+    if (this.#pending.length === 0) queueMicrotask(() => this.#flush());
+    this.#pending.push(frame);
+    this.#pendingBytes += frame.length;
+    if (this.#pendingBytes >= FLUSH_BYTES) this.#flush();
+    return !this.socket.writableNeedDrain;
+  }
+
+  /** Writes the queued frames: small ones joined into one buffer, large ones as they are. */
+  #flush(): void {
+    const frames = this.#pending;
+    if (frames.length === 0) return;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    if (this.#closed) return;
+    if (frames.length === 1) {
+      this.socket.write(frames[0]);
+      return;
+    }
+    let run: Uint8Array[] = [];
+    const writeRun = () => {
+      if (run.length > 0) this.socket.write(run.length === 1 ? run[0] : Buffer.concat(run));
+      run = [];
+    };
+    for (const f of frames) {
+      if (f.length >= FLUSH_BYTES) {
+        writeRun();
+        this.socket.write(f);
+      } else run.push(f);
+    }
+    writeRun();
   }
 
   /** Resolves when the socket's write buffer has emptied (at once if it is not full). */
   drained(): Promise<void> {
+    this.#flush();
     if (!this.socket.writableNeedDrain || this.#closed) return Promise.resolve();
     return new Promise((resolve) => this.#drain.push(resolve));
   }
 
   close(reason?: string): void {
     if (this.#closed) return;
+    this.#flush();
     this.socket.end();
     this.socket.destroySoon?.();
     this.#finish(reason);
@@ -171,6 +219,7 @@ export async function connect(
           proof: prove(opts.secret, "client", challenge.nonce),
           nonce,
           from,
+          ...(opts.channel ? { channel: opts.channel } : {}),
         };
         socket.write(encodeFrame(auth));
         const reply = (await reader.next()) as Authenticated;
@@ -232,13 +281,13 @@ export function listen(
         }
         const reply: Authenticated = { type: "Authenticated", proof: prove(opts.secret, "server", auth.nonce) };
         socket.write(encodeFrame(reply));
-        return auth.from;
+        return { from: auth.from, channel: auth.channel === "heartbeat" ? "heartbeat" as const : "main" as const };
       })(),
       HANDSHAKE_TIMEOUT_MS,
       "handshake",
     ).then(
-      (from) => {
-        const conn = new Connection(socket, decoder, from);
+      ({ from, channel }) => {
+        const conn = new Connection(socket, decoder, from, channel);
         opts.onConnection(conn);
         conn.start(reader.queue.splice(0));
       },

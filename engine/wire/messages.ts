@@ -37,6 +37,8 @@ export interface Authenticate {
   nonce: Uint8Array;
   /** Who is connecting: "driver" is never a client; executors give their id. */
   from: number;
+  /** "heartbeat": an executor's second connection, for heartbeats only (from its own thread). */
+  channel?: "heartbeat";
 }
 export interface Authenticated {
   type: "Authenticated";
@@ -123,18 +125,27 @@ export interface RunGroup extends Envelope {
   releaseBefore: BatchId;
 }
 
-/** Raw input records of one source partition of one batch (data plane, not scheduling). */
+/** Raw input records of one source partition of one batch. */
+export interface SourceChunk {
+  partition: PartitionId;
+  data: Uint8Array;
+  /** A generated source: the events this partition makes itself (data is empty). */
+  gen?: { start: number; count: number; startTimeMs: number };
+}
+
+/**
+ * The input of one batch for the first-stage partitions the receiver owns (data plane, not
+ * scheduling): the chunks with data, and the partitions whose chunk is empty.
+ */
 export interface InputChunk extends Envelope {
   type: "InputChunk";
   batch: BatchId;
-  partition: PartitionId;
-  data: Uint8Array;
+  chunks: SourceChunk[];
+  empty: PartitionId[];
   /** The batch's processing time (epoch ms when the driver cut it; the same on a re-run). */
   time: number;
   /** The last batch of the input: stateful steps emit their final results after it. */
   final: boolean;
-  /** A generated source: the events this partition makes itself (data is empty). */
-  gen?: { start: number; count: number; startTimeMs: number };
   /** Column names when the source format has a header line. */
   header?: string[];
 }
@@ -183,13 +194,22 @@ export interface ExecutorRegistered extends Envelope {
   pid: number;
 }
 
-/** Formatted sink output of one last-stage task of one batch (empty data is still sent). */
-export interface SinkData extends Envelope {
-  type: "SinkData";
+/** Formatted sink output of one last-stage task of one batch. */
+export interface SinkPart {
   batch: BatchId;
   partition: PartitionId;
   data: Uint8Array;
   records: number;
+}
+
+/**
+ * Sink output of the last-stage tasks an executor ran in one burst: the parts with data, and
+ * by batch the partitions whose task produced none (still a part of the batch, an empty one).
+ */
+export interface SinkData extends Envelope {
+  type: "SinkData";
+  parts: SinkPart[];
+  empty: Array<{ batch: BatchId; partitions: PartitionId[] }>;
 }
 
 /**
@@ -288,27 +308,40 @@ export type ExecutorEvent =
 
 // ---- executor -> executor ----
 
-/** Records bound for one reduce partition; `records` is empty when the map task had none. */
+/** The records one map task produced for one reduce partition; only non-empty blocks travel. */
 export interface Block {
+  from: PartitionId;
   partition: PartitionId;
   records: unknown[];
 }
 
 /**
- * Drizzle mode: the output of map task `from` of `batch` for every partition of stage `stage`
- * that the receiving executor owns, pushed as soon as the map task ran.
+ * The output of map tasks `froms` of one batch for reduce partitions `partitions` of stage
+ * `stage`. Map tasks share one entry when they agree on `final`, `time` and `maxTime`. A
+ * (from, partition) pair missing from `blocks` is an empty block: it still counts as map task
+ * `from`'s input to reduce task `partition`, so many near-empty tasks cost a few bytes each.
  */
-export interface ShuffleBlocks extends Envelope {
-  type: "ShuffleBlocks";
+export interface ShuffleOutput {
   batch: BatchId;
+  /** The reduce stage. */
   stage: StageId;
-  from: PartitionId;
+  froms: PartitionId[];
+  partitions: PartitionId[];
   final: boolean;
   /** The batch's processing time, passed along from its input. */
   time: number;
-  /** The highest event time the map task saw (event-time windows), or null. */
+  /** The highest event time the map tasks saw (event-time windows), or null. */
   maxTime: number | null;
   blocks: Block[];
+}
+
+/**
+ * Drizzle mode: map output pushed to the executor that owns the reduce partitions, as soon as
+ * the map tasks ran (everything one executor ran in one burst of tasks travels together).
+ */
+export interface ShuffleBlocks extends Envelope {
+  type: "ShuffleBlocks";
+  outputs: ShuffleOutput[];
 }
 
 /** BSP mode: a reducer asks a map executor for its output blocks. */
@@ -320,15 +353,10 @@ export interface FetchBlocks extends Envelope {
   partitions: PartitionId[];
 }
 
-/** BSP mode: answer to FetchBlocks, one per map partition the answering executor holds. */
+/** BSP mode: answer to FetchBlocks: the output of every map partition the answering executor holds. */
 export interface BlocksFetched extends Envelope {
   type: "BlocksFetched";
-  batch: BatchId;
-  stage: StageId;
-  from: PartitionId;
-  time: number;
-  maxTime: number | null;
-  blocks: Block[];
+  outputs: ShuffleOutput[];
 }
 
 export type PeerMessage = ShuffleBlocks | FetchBlocks | BlocksFetched;

@@ -112,6 +112,20 @@ describe("Committer", () => {
     expect(c.recordsOut).toBe(2);
   });
 
+  test("empty parts count once each, and a batch of them is committed with the others", async () => {
+    const { sink, committed, c, add } = setup(3);
+    c.addEmpty(0, [0, 2]);
+    // An empty part reported again (a re-run task) does not stand in for partition 1.
+    c.addEmpty(0, [2]);
+    await c.flushed();
+    expect(c.next).toBe(0);
+    add(0, 1, "b\n");
+    c.addEmpty(1, [0, 1, 2]);
+    await c.flushed();
+    expect(sink.writes).toEqual(["b\n", ""]);
+    expect(committed).toEqual([0, 1]);
+  });
+
   test("onCommitted is called in order, after that batch's write has completed", async () => {
     const { sink, committed, c, add } = setup(1, true);
     add(1, 0, "one\n");

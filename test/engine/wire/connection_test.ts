@@ -107,8 +107,8 @@ describe("listen + connect", () => {
       job,
       attempt: 1,
       batch: 0,
-      partition: 3,
-      data: Uint8Array.of(1, 2, 3, 255),
+      chunks: [{ partition: 3, data: Uint8Array.of(1, 2, 3, 255) }],
+      empty: [1, 5],
       final: false,
       time: 1700000000000,
     };
@@ -120,13 +120,16 @@ describe("listen + connect", () => {
       type: "ShuffleBlocks",
       job,
       attempt: 1,
-      batch: 0,
-      stage: 1,
-      from: 2,
-      final: true,
-      time: 1700000000000,
-      maxTime: null,
-      blocks: [{ partition: 0, records: [["a", 1], ["b", [2, [3]]]] }, { partition: 1, records: [] }],
+      outputs: [{
+        batch: 0,
+        stage: 1,
+        froms: [2, 3],
+        partitions: [0, 1],
+        final: true,
+        time: 1700000000000,
+        maxTime: null,
+        blocks: [{ from: 2, partition: 0, records: [["a", 1], ["b", [2, [3]]]] }],
+      }],
     };
     const atClient = nextMessage(client);
     onServer.send(toClient);
@@ -220,7 +223,13 @@ describe("after the handshake", () => {
     const closed = new Promise<string | undefined>((r) => (onServer.onClose = r));
     const got: Message[] = [];
     onServer.onMessage = (m) => got.push(m);
-    client.send({ type: "SinkData", job, attempt: 1, batch: 0, partition: 0, data: new Uint8Array(1000), records: 1 });
+    client.send({
+      type: "SinkData",
+      job,
+      attempt: 1,
+      parts: [{ batch: 0, partition: 0, data: new Uint8Array(1000), records: 1 }],
+      empty: [],
+    });
     expect(await closed).toMatch(/dropped connection from peer 5: .*larger than the limit of 256/);
     expect(onServer.closed).toBe(true);
     expect(onServer.send({ type: "Shutdown", job, attempt: 1 })).toBe(false);

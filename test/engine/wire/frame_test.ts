@@ -14,8 +14,8 @@ function sampleMessages(): Message[] {
       job,
       attempt: 1,
       batch: 0,
-      partition: 2,
-      data: Uint8Array.of(0, 1, 2, 253, 254, 255),
+      chunks: [{ partition: 2, data: Uint8Array.of(0, 1, 2, 253, 254, 255) }],
+      empty: [0, 1],
       final: false,
       time: 1700000000000,
       header: ["a", "b"],
@@ -24,21 +24,23 @@ function sampleMessages(): Message[] {
       type: "ShuffleBlocks",
       job,
       attempt: 1,
-      batch: 3,
-      stage: 1,
-      from: 0,
-      final: true,
-      time: 1700000000000,
-      maxTime: null,
-      blocks: [
-        { partition: 0, records: [["word", 3], ["other", [1, [2, [3, null]]]]] },
-        { partition: 1, records: [] },
-        { partition: 2, records: [{ key: "k", bytes: Uint8Array.of(9, 8, 7) }] },
-      ],
+      outputs: [{
+        batch: 3,
+        stage: 1,
+        froms: [0],
+        partitions: [0, 1, 2],
+        final: true,
+        time: 1700000000000,
+        maxTime: null,
+        blocks: [
+          { from: 0, partition: 0, records: [["word", 3], ["other", [1, [2, [3, null]]]]] },
+          { from: 0, partition: 2, records: [{ key: "k", bytes: Uint8Array.of(9, 8, 7) }] },
+        ],
+      }],
     },
     { type: "Shutdown", job, attempt: 2 },
-    { type: "SinkData", job, attempt: 1, batch: 4, partition: 0, data: big, records: 2 ** 40 },
-    { type: "SinkData", job, attempt: 1, batch: 5, partition: 1, data: new Uint8Array(0), records: 0 },
+    { type: "SinkData", job, attempt: 1, parts: [{ batch: 4, partition: 0, data: big, records: 2 ** 40 }], empty: [] },
+    { type: "SinkData", job, attempt: 1, parts: [], empty: [{ batch: 5, partitions: [1, 3] }] },
   ];
 }
 
@@ -88,13 +90,13 @@ describe("encodeFrame / FrameDecoder", () => {
       decoded.push(out[0]);
     }
     expect(decoded).toEqual(messages);
-    const input = decoded[0] as { data: unknown };
-    expect(input.data).toBeInstanceOf(Uint8Array);
-    expect(Array.from(input.data as Uint8Array)).toEqual([0, 1, 2, 253, 254, 255]);
-    const shuffle = decoded[1] as { blocks: { records: unknown[] }[] };
-    expect(shuffle.blocks[0].records[1]).toEqual(["other", [1, [2, [3, null]]]]);
-    expect(Array.from((shuffle.blocks[2].records[0] as { bytes: Uint8Array }).bytes)).toEqual([9, 8, 7]);
-    expect((decoded[3] as { records: number }).records).toBe(2 ** 40);
+    const input = decoded[0] as { chunks: { data: unknown }[] };
+    expect(input.chunks[0].data).toBeInstanceOf(Uint8Array);
+    expect(Array.from(input.chunks[0].data as Uint8Array)).toEqual([0, 1, 2, 253, 254, 255]);
+    const shuffle = decoded[1] as { outputs: { blocks: { records: unknown[] }[] }[] };
+    expect(shuffle.outputs[0].blocks[0].records[1]).toEqual(["other", [1, [2, [3, null]]]]);
+    expect(Array.from((shuffle.outputs[0].blocks[1].records[0] as { bytes: Uint8Array }).bytes)).toEqual([9, 8, 7]);
+    expect((decoded[3] as { parts: { records: number }[] }).parts[0].records).toBe(2 ** 40);
     expect(decoder.buffered).toBe(0);
   });
 
@@ -107,7 +109,7 @@ describe("encodeFrame / FrameDecoder", () => {
 
   test("a stream fed one byte at a time decodes to the same messages in order", () => {
     // The large message would make this slow byte by byte; the others cover every boundary.
-    const messages = sampleMessages().filter((m) => m.type !== "SinkData" || m.records === 0);
+    const messages = sampleMessages().filter((m) => m.type !== "SinkData" || m.parts.length === 0);
     const stream = concat(messages.map(encodeFrame));
     const decoder = new FrameDecoder();
     const out: unknown[] = [];
