@@ -23,6 +23,12 @@ const MAGIC = "DRZC";
 const KEEP = 2;
 
 /**
+ * How lane states are encoded in a checkpoint. Raised whenever a stateful step changes its
+ * snapshot's shape (2: aggregates as columns), so a build never restores state it cannot read.
+ */
+export const STATE_FORMAT = 2;
+
+/**
  * Checkpoints in a directory, written atomically (temp file, fsync, rename) with a SHA-256 of
  * the body, so a torn or corrupt file is recognised on load and the one before it is used.
  * Beside them: the log of batch boundaries (so batches cut before a restart are cut the same
@@ -99,7 +105,7 @@ export class CheckpointStore {
   }
 
   async #write(c: StoredCheckpoint): Promise<void> {
-    const body = pack(c);
+    const body = pack({ ...c, format: STATE_FORMAT });
     const sum = createHash("sha256").update(body).digest();
     const file = join(this.dir, `checkpoint-${String(c.batch).padStart(12, "0")}.bin`);
     await atomicWrite(file, Buffer.concat([Buffer.from(MAGIC), sum, body]));
@@ -125,10 +131,18 @@ export class CheckpointStore {
         skipped.push(`${f}: torn or corrupt (checksum mismatch)`);
         continue;
       }
-      const c = unpack(body) as StoredCheckpoint;
+      const c = unpack(body) as StoredCheckpoint & { format?: number };
       if (c.pipeline !== pipeline) {
         skipped.push(`${f}: belongs to another pipeline`);
         continue;
+      }
+      if (c.format !== STATE_FORMAT) {
+        // An older checkpoint would be of the same format: resuming from none would re-run what
+        // the sink already holds. Only a fresh run (without --resume) can go on from here.
+        throw new Error(
+          `${join(this.dir, f)} holds state in format ${c.format ?? 1}, written by another version of drizzle; ` +
+            `this one reads format ${STATE_FORMAT}: run again without --resume to start over`,
+        );
       }
       return { checkpoint: c, skipped };
     }

@@ -322,7 +322,9 @@ export class Driver {
     }
     if (o.plan.source.kind !== "file") throw new RunError("--resume needs a file source (stdin cannot be read again)");
     await store.init(false);
-    const r = await readResumePoint(store, o.plan);
+    const r = await readResumePoint(store, o.plan).catch((e) => {
+      throw new RunError(`cannot resume: ${(e as Error).message}`);
+    });
     this.#resumed = { checkpoint: r.checkpoint.batch, committed: r.committed };
     if (r.complete) return { offset: 0, cuts: [], commitFrom: r.committed + 1, complete: true };
     r.cuts.forEach((cut, i) => this.#loggedTimes.set(r.checkpoint.batch + 1 + i, cut.time));
