@@ -1,5 +1,5 @@
 import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, FrameError } from "./frame.ts";
+import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, encodeFrameParts, FrameDecoder, FrameError } from "./frame.ts";
 import { newNonce, prove, verify } from "./auth.ts";
 import { buffersPassed } from "../runtime/mod.ts";
 import type { Authenticate, Authenticated, Challenge, Message } from "./messages.ts";
@@ -93,10 +93,13 @@ export class Connection {
    */
   send(m: Message): boolean {
     if (this.#closed) return false;
-    const frame = encodeFrame(m);
+    // A frame may come in parts (attachments: the caller's buffers), written in order.
+    const parts = encodeFrameParts(m);
     if (this.#pending.length === 0) queueMicrotask(() => this.#flush());
-    this.#pending.push(frame);
-    this.#pendingBytes += frame.length;
+    for (const part of parts) {
+      this.#pending.push(part);
+      this.#pendingBytes += part.length;
+    }
     if (this.#pendingBytes >= FLUSH_BYTES) this.#flush();
     return !this.socket.writableNeedDrain;
   }

@@ -1,5 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, FrameError } from "../../../engine/wire/frame.ts";
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeFrame,
+  encodeFrameParts,
+  FrameDecoder,
+  FrameError,
+} from "../../../engine/wire/frame.ts";
 import { jobId, type Message } from "../../../engine/wire/messages.ts";
 
 const job = jobId("job-1");
@@ -214,5 +220,48 @@ describe("FrameDecoder.buffered", () => {
     expect(decoder.buffered).toBe(5);
     decoder.push(frame.subarray(5, frame.length - 1));
     expect(decoder.buffered).toBe(frame.length - 1);
+  });
+});
+
+describe("attachments: an InputChunk's raw input travels after the msgpack part, not copied into it", () => {
+  const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+  const chunk = (sizes: number[]) => ({
+    type: "InputChunk",
+    job: "j",
+    attempt: 0,
+    batch: 3,
+    chunks: sizes.map((n, i) => ({ partition: i, data: bytes(n, i) })),
+    empty: [7],
+    time: 1,
+    final: false,
+  });
+
+  test("big chunks go as separate parts (the sender's own buffers) and come back whole", () => {
+    const m = chunk([40_000, 0, 17, 100_000]);
+    const parts = encodeFrameParts(m);
+    expect(parts.length).toBe(4); // head + 3 non-empty chunks
+    expect(parts[1]).toBe(m.chunks[0].data); // the same buffer: nothing copied
+    const joined = Buffer.concat(parts);
+    // Delivered in small pieces, as TCP may.
+    const d = new FrameDecoder();
+    const out: unknown[] = [];
+    for (let i = 0; i < joined.length; i += 997) out.push(...d.push(joined.subarray(i, i + 997)));
+    expect(out).toEqual([m]);
+  });
+
+  test("small input stays inside the msgpack body; other messages are never split", () => {
+    expect(encodeFrameParts(chunk([100, 200])).length).toBe(1);
+    expect(encodeFrameParts({ type: "Heartbeat", job: "j", attempt: 0, executor: 1, big: bytes(50_000, 1) }).length)
+      .toBe(1);
+  });
+
+  test("attachment lengths that do not add up are a FrameError", () => {
+    const parts = encodeFrameParts(chunk([40_000]));
+    const joined = Buffer.concat(parts);
+    // One byte short of what the head announces, with the frame length adjusted to match.
+    const cut = Buffer.from(joined.subarray(0, joined.length - 1));
+    const size = (cut.readUInt32BE(0) & 0x7fffffff) - 1;
+    cut.writeUInt32BE((size | 0x80000000) >>> 0, 0);
+    expect(() => new FrameDecoder().push(cut)).toThrow(FrameError);
   });
 });
