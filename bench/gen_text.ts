@@ -13,23 +13,15 @@
  *
  * @module
  */
+import { mulberry32 } from "../engine/io/prng.ts";
 
 const VOCABULARY = 30_000;
 const SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "qu", "ze", "an", "el", "or", "is", "um", "ba"];
 /** Uniform draws map to word ranks through this table (Zipf s=1 over the vocabulary). */
 const TABLE_BITS = 16;
 
-/** mulberry32: small, fast, well-distributed; never Math.random (runs must match). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+/** mulberry32 (32-bit words): never Math.random, runs must match. */
+export const prng = mulberry32;
 
 function vocabulary(next: () => number): Uint8Array[] {
   const enc = new TextEncoder();

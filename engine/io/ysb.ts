@@ -1,4 +1,5 @@
 import { writeFile } from "node:fs/promises";
+import { mulberry32 as prng } from "./prng.ts";
 
 /**
  * The Yahoo Streaming Benchmark's input, generated deterministically: the campaigns table (100
@@ -42,18 +43,6 @@ function mix(x: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
   x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
   return (x ^ (x >>> 16)) >>> 0;
-}
-
-/** mulberry32: a small, fast, well-distributed PRNG of 32-bit words. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
 }
 
 /** The generator for one stream: `salt` keeps campaigns and each event's draws independent. */

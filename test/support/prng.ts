@@ -1,11 +1,7 @@
-/** A seeded PRNG (mulberry32) for tests that want random but repeatable input. */
+import { mulberry32 } from "../../engine/io/prng.ts";
+
+/** A seeded PRNG (mulberry32) for tests that want random but repeatable input: floats in [0, 1). */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
