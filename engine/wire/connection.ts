@@ -2,7 +2,7 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, encodeFrameParts, FrameDecoder, FrameError } from "./frame.ts";
 import { newNonce, prove, verify } from "./auth.ts";
 import { buffersPassed } from "../runtime/mod.ts";
-import type { Authenticate, Authenticated, Challenge, Message } from "./messages.ts";
+import { type Authenticate, type Authenticated, type Challenge, type Message, PROTOCOL } from "./messages.ts";
 
 /** How long a peer has to complete the handshake before it is dropped. */
 export const HANDSHAKE_TIMEOUT_MS = 5000;
@@ -222,6 +222,7 @@ export async function connect(
           proof: prove(opts.secret, "client", challenge.nonce),
           nonce,
           from,
+          protocol: PROTOCOL,
           ...(opts.channel ? { channel: opts.channel } : {}),
         };
         socket.write(encodeFrame(auth));
@@ -281,6 +282,12 @@ export function listen(
         }
         if (!(auth.nonce instanceof Uint8Array) || typeof auth.from !== "number") {
           throw new Error("malformed Authenticate");
+        }
+        if (auth.protocol !== PROTOCOL) {
+          throw new Error(
+            `peer ${auth.from} speaks wire protocol ${auth.protocol ?? 1}, this drizzle speaks ${PROTOCOL}: ` +
+              `run the same version of drizzle everywhere`,
+          );
         }
         const reply: Authenticated = { type: "Authenticated", proof: prove(opts.secret, "server", auth.nonce) };
         socket.write(encodeFrame(reply));

@@ -29,8 +29,17 @@ export interface Challenge {
   type: "Challenge";
   nonce: Uint8Array;
 }
+/**
+ * The version of this wire protocol (frames and messages). Raised whenever either changes, so a
+ * driver and an executor of different builds (say, an older drizzle installed on a host) refuse
+ * each other at the handshake with a clear message instead of misreading each other's messages.
+ */
+export const PROTOCOL = 2;
+
 export interface Authenticate {
   type: "Authenticate";
+  /** The client's PROTOCOL (absent before protocol 2). */
+  protocol?: number;
   /** HMAC of the server's nonce: proves the client knows the secret. */
   proof: Uint8Array;
   /** The client's own nonce: the server must prove itself too. */

@@ -3,7 +3,7 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { newNonce, newSecret, prove } from "../../../engine/wire/auth.ts";
 import { connect, type Connection, listen, type Listener } from "../../../engine/wire/connection.ts";
 import { encodeFrame, FrameDecoder } from "../../../engine/wire/frame.ts";
-import { jobId, type Message } from "../../../engine/wire/messages.ts";
+import { jobId, type Message, PROTOCOL } from "../../../engine/wire/messages.ts";
 
 const HOST = "127.0.0.1";
 const job = jobId("job-1");
@@ -190,9 +190,24 @@ describe("the server drops peers that fail the handshake", () => {
     const accepted = s.nextConnection();
     const raw = rawClient(s.listener.port);
     const nonce = (await raw.challenge).nonce as Uint8Array;
-    raw.socket.write(encodeFrame({ type: "Authenticate", proof: prove(secret, "client", nonce), nonce, from: 4 }));
+    raw.socket.write(
+      encodeFrame({ type: "Authenticate", proof: prove(secret, "client", nonce), nonce, from: 4, protocol: PROTOCOL }),
+    );
     expect((await accepted).peer).toBe(4);
     expect(s.refused).toEqual([]);
+  });
+
+  test("a client of another protocol version is refused, and told why in the refusal", async () => {
+    const secret = newSecret();
+    const s = await server(secret);
+    const refusal = s.nextRefusal();
+    const raw = rawClient(s.listener.port);
+    const nonce = (await raw.challenge).nonce as Uint8Array;
+    // What a build from before protocol versions sends: a valid proof, no protocol.
+    raw.socket.write(encodeFrame({ type: "Authenticate", proof: prove(secret, "client", nonce), nonce, from: 4 }));
+    await raw.closed;
+    expect(await refusal).toContain(`speaks wire protocol 1, this drizzle speaks ${PROTOCOL}`);
+    expect(s.accepted).toHaveLength(0);
   });
 
   for (const [what, payload] of cases) {
