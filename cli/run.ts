@@ -2,6 +2,7 @@ import type { PhysicalPlan } from "../engine/plan/plan.ts";
 import { Driver, type DriverObserver, RunError, type RunSummary } from "../engine/driver/mod.ts";
 import { InProcessLauncher, LocalLauncher, SshLauncher, type SshLauncherOptions } from "../engine/launch/mod.ts";
 import { log } from "../engine/log.ts";
+import { fdReader } from "../engine/io/source.ts";
 import { EXIT } from "./exit.ts";
 import { MetricsFile } from "./metrics_file.ts";
 import { progressText, rejectedText, summaryText } from "./report.ts";
@@ -66,7 +67,7 @@ export async function runPlan(plan: PhysicalPlan, o: RunOptions, term: Terminal)
     maxBufferBytes: o.maxBufferBytes,
     checkpointDir: o.checkpointDir,
     resume: o.resume,
-    stdin: process.stdin,
+    stdin: fdReader(0),
     stdout: status && process.stdout.isTTY ? writeAround(process.stdout, status) : process.stdout,
     observer: fanOut(stats, metrics, {
       batch: () => {

@@ -42,6 +42,8 @@ interface BatchState {
   final: boolean;
   /** Raw input, kept until a checkpoint covers the batch (a recovery replays it). */
   data: Uint8Array;
+  /** Gives `data`'s memory back to the input for reuse. */
+  release?: () => void;
   committed: boolean;
   cutAt: number;
   dispatchedAt: number;
@@ -167,7 +169,7 @@ export class Driver {
 
   constructor(opts: DriverOptions) {
     this.#o = {
-      batchBytes: 16 << 20,
+      batchBytes: 4 << 20,
       // Enough for a group of a second or more at tens of MB/s; a full buffer ends the group early.
       maxBufferBytes: 64 << 20,
       startTimeoutMs: 30_000,
@@ -566,6 +568,7 @@ export class Driver {
       bytes: raw.data.length,
       final: raw.final,
       data: raw.data,
+      release: raw.release,
       committed: false,
       cutAt: now,
       dispatchedAt: now,
@@ -775,6 +778,7 @@ export class Driver {
       if (id > c.batch || !b.committed) continue;
       this.#batches.delete(id);
       this.#retainedBytes -= b.bytes;
+      b.release?.();
     }
     this.#batcher?.resume();
   }

@@ -2,6 +2,7 @@ import type { Readable, Writable } from "node:stream";
 import type { PhysicalPlan } from "../plan/plan.ts";
 import type { RejectCount } from "../ops/reject.ts";
 import type { Launcher } from "./launcher.ts";
+import type { ByteReader } from "../io/batcher.ts";
 
 export interface DriverOptions {
   plan: PhysicalPlan;
@@ -22,7 +23,8 @@ export interface DriverOptions {
    */
   maxBufferBytes?: number;
   launcher: Launcher;
-  stdin: Readable;
+  /** Input of a stdin source: a stream, or read straight into the input buffers (`fdReader(0)`). */
+  stdin: Readable | ByteReader;
   stdout: Writable;
   /** How long executors have to start and register. */
   startTimeoutMs?: number;

@@ -1,6 +1,18 @@
 import type { Readable } from "node:stream";
 import { buffersPassed } from "../runtime/mod.ts";
 
+/**
+ * Input read straight into the batcher's slabs: no chunk is allocated per read, so there is
+ * neither a copy nor garbage to collect (a file descriptor: stdin, a file).
+ */
+export interface ByteReader {
+  /** Reads up to `length` bytes into `buf` at `offset`; resolves to 0 at the end of input. */
+  readInto(buf: Uint8Array, offset: number, length: number): Promise<number>;
+}
+
+/** The least free room a read is given; a slab with less left is replaced first. */
+const MIN_READ = 64 << 10;
+
 /** One micro-batch of raw input as cut by the driver: whole lines only. */
 export interface RawBatch {
   data: Uint8Array;
@@ -9,6 +21,11 @@ export interface RawBatch {
   final: boolean;
   /** A generated source: which events the batch covers (data is empty). */
   gen?: { start: number; count: number; startTimeMs: number };
+  /**
+   * The consumer is done with `data`: its memory may be reused for later input. Call it once
+   * nothing refers to the bytes any more (not even a write waiting to go out).
+   */
+  release?: () => void;
 }
 
 export interface BatcherOptions {
@@ -36,37 +53,110 @@ export interface BatcherOptions {
 const NL = 10;
 
 /**
+ * Input is gathered into slabs of four batches' size (from 1 to 16 MB); a batch is a view of one
+ * slab. When a slab is full, the input not yet in a batch (under a batch) moves to the next.
+ */
+function slabBytes(batchBytes: number): number {
+  return Math.min(16 << 20, Math.max(1 << 20, 4 * batchBytes));
+}
+
+interface Slab {
+  buf: Uint8Array;
+  /** Batches cut from it and not yet released. */
+  refs: number;
+}
+
+/**
  * Cuts a byte stream into micro-batches of whole lines, by time (every interval) or by size
  * (batchRecords / batchBytes), whichever comes first. Record-count cuts are exact, so the same
  * input with a long interval always gives the same batches.
+ *
+ * Input is copied into reused slabs and each batch is a view of one slab, released by the
+ * consumer (`RawBatch.release`) once it no longer needs the bytes. Concatenating chunks into a
+ * fresh buffer per batch instead cost the driver more than everything else it does: fresh
+ * memory faults its pages in, and dead buffers need collections.
  */
 export class Batcher {
-  #parts: Uint8Array[] = [];
-  #bytes = 0;
+  /** The slab being filled; [#start, #end) is input not yet in a batch. */
+  #slab: Slab = { buf: new Uint8Array(0), refs: 0 };
+  /** The slab up to #end: newlines are searched in it. */
+  #view: Uint8Array = new Uint8Array(0);
+  /**
+   * Released slabs, for reuse. Never more than were in use at once, which the consumer's limit
+   * on input it holds bounds (the driver's --max-buffer).
+   */
+  #free: Uint8Array[] = [];
+  readonly #slabBytes: number;
+  #start = 0;
+  /** The end of the last line counted into the batch being built. */
+  #cutEnd = 0;
+  /** Where the search for the next newline resumes. */
+  #scan = 0;
+  #end = 0;
   #records = 0;
-  /** Bytes after the last newline: the start of a line not yet complete. */
-  #tail: Uint8Array[] = [];
   #headerDone: boolean;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #ended = false;
   #paused = false;
   #stopped = false;
+  #overdue = false;
+  #skip: number;
+  #cuts: number[];
+  /** The input ended while paused. */
+  #endSeen = false;
 
-  constructor(readonly input: Readable, readonly opts: BatcherOptions) {
+  /** A read into the slab is in flight (ByteReader input). */
+  #reading = false;
+
+  constructor(readonly input: Readable | ByteReader, readonly opts: BatcherOptions) {
     this.#headerDone = !opts.header;
     this.#skip = opts.skipBytes ?? 0;
     this.#cuts = [...(opts.cuts ?? [])];
+    this.#slabBytes = slabBytes(opts.batchBytes);
   }
 
   start(): void {
     this.#cutLoggedEmpty(0);
-    this.input.on("data", (c: Uint8Array) => {
+    this.#arm();
+    const input = this.input;
+    if ("readInto" in input) return this.#pull();
+    input.on("data", (c: Uint8Array) => {
+      // The chunk is copied into a slab and dropped at once.
       buffersPassed(c.length);
       this.#onData(c);
     });
-    this.input.on("end", () => this.#onEnd());
-    this.input.on("error", (e) => this.opts.onError(e));
-    this.#arm();
+    input.on("end", () => this.#onEnd());
+    input.on("error", (e) => this.opts.onError(e));
+  }
+
+  /** ByteReader input: reads into the slab's free room until paused or at the end. */
+  #pull(): void {
+    const input = this.input;
+    if (!("readInto" in input) || this.#reading || this.#paused || this.#ended) return;
+    if (this.#slab.buf.length - this.#end < MIN_READ) this.#moveToNewSlab(MIN_READ);
+    this.#reading = true;
+    const buf = this.#slab.buf;
+    input.readInto(buf, this.#end, buf.length - this.#end).then((n) => {
+      this.#reading = false;
+      if (this.#ended) return;
+      if (n === 0) return this.#onEnd();
+      this.#end += n;
+      this.#view = buf.subarray(0, this.#end);
+      this.#scanLines();
+      this.#pull();
+    }, (e) => {
+      this.#reading = false;
+      if (!this.#ended) this.opts.onError(e as Error);
+    });
+  }
+
+  #pauseInput(): void {
+    if (!("readInto" in this.input)) this.input.pause();
+  }
+
+  #resumeInput(): void {
+    if ("readInto" in this.input) this.#pull();
+    else this.input.resume();
   }
 
   /** The consumer has room again: resume reading, and cut a batch if its interval is overdue. */
@@ -74,12 +164,10 @@ export class Batcher {
     if (this.#stopped || this.#ended) return;
     if (this.#paused && this.opts.hasRoom()) {
       this.#paused = false;
-      const held = this.#held;
-      this.#held = null;
-      if (held) this.#onData(held);
+      this.#scanLines();
       if (this.#paused) return;
       if (this.#endSeen) this.#onEnd();
-      else this.input.resume();
+      else this.#resumeInput();
     }
     if (this.#overdue && this.opts.hasRoom()) {
       this.#overdue = false;
@@ -88,21 +176,13 @@ export class Batcher {
     }
   }
 
-  /** Stops reading for good (Ctrl-C): whatever is buffered goes out as the final batch. */
+  /** Stops reading for good (Ctrl-C): the lines counted so far go out as the final batch. */
   stop(): void {
     if (this.#stopped || this.#ended) return;
     this.#stopped = true;
-    this.input.pause();
+    this.#pauseInput();
     this.#onEnd();
   }
-
-  #overdue = false;
-  #skip: number;
-  #cuts: number[];
-  /** The unread rest of a chunk, kept while paused. */
-  #held: Uint8Array | null = null;
-  /** The input ended while paused with data held. */
-  #endSeen = false;
 
   #arm(): void {
     if (this.#timer) clearTimeout(this.#timer);
@@ -124,66 +204,81 @@ export class Batcher {
     while (this.#cuts.length > keep && this.#cuts[0] === 0 && this.#records === 0) this.#cut(false);
   }
 
+  /** Appends bytes after #end, moving the input not yet cut to another slab if they do not fit. */
+  #append(chunk: Uint8Array): void {
+    if (this.#end + chunk.length > this.#slab.buf.length) this.#moveToNewSlab(chunk.length);
+    this.#slab.buf.set(chunk, this.#end);
+    this.#end += chunk.length;
+    this.#view = this.#slab.buf.subarray(0, this.#end);
+  }
+
+  /** Continues in another slab with room for `room` more bytes: the input not yet cut moves there. */
+  #moveToNewSlab(room: number): void {
+    const old = this.#slab;
+    const pending = this.#end - this.#start;
+    const need = pending + room;
+    const size = this.#slabBytes;
+    const buf = need <= size ? (this.#free.pop() ?? new Uint8Array(size)) : new Uint8Array(need * 2);
+    buf.set(old.buf.subarray(this.#start, this.#end));
+    this.#slab = { buf, refs: 0 };
+    if (old.refs === 0) this.#recycle(old.buf);
+    this.#cutEnd -= this.#start;
+    this.#scan -= this.#start;
+    this.#end = pending;
+    this.#start = 0;
+    this.#view = buf.subarray(0, this.#end);
+  }
+
+  #recycle(buf: Uint8Array): void {
+    if (buf.length === this.#slabBytes) this.#free.push(buf);
+    else buffersPassed(buf.length);
+  }
+
   #onData(chunk: Uint8Array): void {
     if (this.#ended) return;
+    this.#append(chunk);
+    this.#scanLines();
+  }
+
+  /** Counts the complete lines after #scan into batches, cutting as the limits are reached. */
+  #scanLines(): void {
     this.#cutLoggedEmpty(0);
-    let start = 0;
     if (!this.#headerDone) {
-      const nl = chunk.indexOf(NL);
-      if (nl < 0) {
-        this.#tail.push(chunk);
-        return;
-      }
-      const head = Buffer.concat([...this.#tail, chunk.subarray(0, nl)]);
-      this.#tail = [];
+      const nl = this.#view.indexOf(NL, this.#start);
+      if (nl < 0) return;
+      const head = Buffer.from(this.#view.buffer, this.#view.byteOffset + this.#start, nl - this.#start);
       this.#headerDone = true;
-      this.opts.onHeader?.(head.toString("utf8"), head.length + 1);
-      start = nl + 1;
+      this.opts.onHeader?.(head.toString("utf8"), nl - this.#start + 1);
+      this.#start = this.#cutEnd = this.#scan = nl + 1;
     }
     if (this.#skip > 0) {
-      const n = Math.min(this.#skip, chunk.length - start);
+      const n = Math.min(this.#skip, this.#end - this.#start);
       this.#skip -= n;
-      start += n;
+      this.#start = this.#cutEnd = this.#scan = this.#start + n;
+      if (this.#skip > 0) return;
     }
-    while (start < chunk.length) {
+    const view = this.#view;
+    while (!this.#paused) {
       // Resumed runs first re-cut the logged batches exactly; then the usual limits apply.
       const batchRecords = this.#cuts.length ? this.#cuts[0] : this.opts.batchRecords;
       const batchBytes = this.#cuts.length ? Infinity : this.opts.batchBytes;
-      // Find newlines up to the record limit; the last one found ends the complete part.
-      let pos = start;
-      let lastNl = -1;
-      // The start of a line carried over from the previous chunk counts towards the size.
-      const carried = this.#tail.reduce((n, t) => n + t.length, 0);
-      while (this.#records < batchRecords) {
-        const nl = chunk.indexOf(NL, pos);
-        if (nl < 0) break;
-        this.#records++;
-        lastNl = nl;
-        pos = nl + 1;
-        if (this.#bytes + carried + (nl + 1 - start) >= batchBytes) break;
-      }
-      if (lastNl < 0) {
-        this.#tail.push(chunk.subarray(start));
-        return;
-      }
-      if (this.#tail.length) {
-        this.#parts.push(...this.#tail);
-        for (const t of this.#tail) this.#bytes += t.length;
-        this.#tail = [];
-      }
-      this.#parts.push(chunk.subarray(start, lastNl + 1));
-      this.#bytes += lastNl + 1 - start;
-      start = lastNl + 1;
-      if (this.#records >= batchRecords || this.#bytes >= batchBytes) {
-        this.#cut(false);
-        this.#arm();
-        if (!this.opts.hasRoom()) {
-          this.#paused = true;
-          this.input.pause();
-          // Keep the rest of this chunk; it is read first when resumed.
-          if (start < chunk.length) this.#held = chunk.subarray(start);
+      let full = this.#records >= batchRecords;
+      while (!full) {
+        const nl = view.indexOf(NL, this.#scan);
+        if (nl < 0) {
+          this.#scan = this.#end;
           return;
         }
+        this.#records++;
+        this.#cutEnd = this.#scan = nl + 1;
+        full = this.#records >= batchRecords || this.#cutEnd - this.#start >= batchBytes;
+      }
+      this.#cut(false);
+      this.#arm();
+      if (!this.opts.hasRoom()) {
+        // The rest stays in the slab and is counted when resumed.
+        this.#paused = true;
+        this.#pauseInput();
       }
     }
   }
@@ -197,33 +292,38 @@ export class Batcher {
     this.#cutLoggedEmpty(1);
     this.#ended = true;
     if (this.#timer) clearTimeout(this.#timer);
-    if (this.#tail.length && !this.#stopped) {
-      // A last line without a newline is still a record.
-      const bytes = this.#tail.reduce((n, t) => n + t.length, 0);
-      if (bytes > 0 && this.#headerDone) {
-        this.#parts.push(...this.#tail, new Uint8Array([NL]));
-        this.#bytes += bytes + 1;
+    const rest = this.#end - this.#cutEnd;
+    if (rest > 0 && !this.#stopped) {
+      if (this.#headerDone) {
+        // A last line without a newline is still a record.
+        this.#append(new Uint8Array([NL]));
         this.#records++;
-      } else if (!this.#headerDone && bytes > 0) {
+        this.#cutEnd = this.#scan = this.#end;
+      } else {
         this.#headerDone = true;
-        const head = Buffer.concat(this.#tail);
-        this.opts.onHeader?.(head.toString("utf8"), head.length);
+        const head = Buffer.from(this.#view.buffer, this.#view.byteOffset + this.#start, rest);
+        this.opts.onHeader?.(head.toString("utf8"), rest);
+        this.#start = this.#cutEnd = this.#scan = this.#end;
       }
-      this.#tail = [];
     }
     this.#cut(true);
   }
 
   #cut(final: boolean): void {
     this.#cuts.shift();
-    const data = this.#parts.length === 1 ? this.#parts[0] : Buffer.concat(this.#parts);
-    const b: RawBatch = {
-      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-      records: this.#records,
-      final,
-    };
-    this.#parts = [];
-    this.#bytes = 0;
+    const slab = this.#slab;
+    const data = slab.buf.subarray(this.#start, this.#cutEnd);
+    const b: RawBatch = { data, records: this.#records, final };
+    if (data.length > 0) {
+      slab.refs++;
+      let released = false;
+      b.release = () => {
+        if (released) return;
+        released = true;
+        if (--slab.refs === 0 && slab !== this.#slab) this.#recycle(slab.buf);
+      };
+    }
+    this.#start = this.#cutEnd;
     this.#records = 0;
     this.opts.onBatch(b);
   }

@@ -273,3 +273,68 @@ describe("after the handshake", () => {
     expect(got).toEqual([1, 2]);
   });
 });
+
+describe("a reader slower than the writer", () => {
+  /** 40 one-megabyte InputChunks, each filled with its own number. */
+  const chunks = Array.from({ length: 40 }, (_, i): Message => ({
+    type: "InputChunk",
+    job,
+    attempt: 1,
+    batch: i,
+    chunks: [{ partition: 0, data: new Uint8Array(1 << 20).fill(i) }],
+    empty: [],
+    final: false,
+    time: 0,
+  }));
+
+  async function pausedPair() {
+    const secret = newSecret();
+    const s = await server(secret);
+    const accepted = s.nextConnection();
+    const client = track(await connect(HOST, s.listener.port, 2, { secret }));
+    const onServer = await accepted;
+    onServer.socket.pause();
+    const got: number[] = [];
+    let whole = true;
+    onServer.onMessage = (m) => {
+      const c = m as { batch: number; chunks: { data: Uint8Array }[] };
+      got.push(c.batch);
+      whole &&= c.chunks[0].data.length === 1 << 20 && c.chunks[0].data.every((x) => x === c.batch);
+    };
+    const received = (n: number) => until(() => got.length >= n);
+    return { client, onServer, got, whole: () => whole, received };
+  }
+
+  async function until(cond: () => boolean): Promise<void> {
+    for (let i = 0; i < 2000 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+    if (!cond()) throw new Error("condition never held");
+  }
+
+  // Handed to the socket beyond what it takes, the runtime copies and re-copies the rest.
+  test("what the socket cannot take waits in the connection, and all of it arrives in order", async () => {
+    const { client, onServer, got, whole, received } = await pausedPair();
+    let full = false;
+    for (const m of chunks) full = !client.send(m) || full;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(full).toBe(true);
+    // The kernel's buffers hold a few MB: most of the 40 MB is still queued, by reference.
+    expect(client.queuedBytes).toBeGreaterThan(20 << 20);
+    const drained = client.drained();
+    onServer.socket.resume();
+    await drained;
+    expect(client.queuedBytes).toBe(0);
+    await received(chunks.length);
+    expect(got).toEqual(chunks.map((_, i) => i));
+    expect(whole()).toBe(true);
+  });
+
+  test("close() still delivers what was queued", async () => {
+    const { client, onServer, got, whole, received } = await pausedPair();
+    for (const m of chunks) client.send(m);
+    client.close();
+    onServer.socket.resume();
+    await received(chunks.length);
+    expect(got).toEqual(chunks.map((_, i) => i));
+    expect(whole()).toBe(true);
+  });
+});
