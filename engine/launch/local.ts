@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import type { Launcher, LaunchSpec } from "../driver/launcher.ts";
 import { logLevel } from "../log.ts";
-import { selfCommand } from "../runtime/mod.ts";
+import { processEnv, selfCommand } from "../runtime/mod.ts";
 import { ProcessLauncher } from "./children.ts";
 
 /**
@@ -35,6 +35,7 @@ export class LocalLauncher extends ProcessLauncher implements Launcher {
       stdio: ["pipe", "ignore", "inherit"],
       env: {
         ...process.env,
+        ...processEnv(),
         DRIZZLE_DRIVER: `${spec.driverHost}:${spec.driverPort}`,
         DRIZZLE_EXECUTOR_ID: String(i),
         DRIZZLE_JOB: spec.job,
