@@ -17,8 +17,13 @@ const WORKERS = 2;
 const RATE = "20m";
 const LIMIT_MB = 300;
 
+/** Bun's allocator returns freed memory to the system after this many ms (drizzle's default: never). */
+const RETURNING = "10";
+
 export interface MemoryRun {
   bytes: number;
+  /** MIMALLOC_PURGE_DELAY given to the run, if not drizzle's default. */
+  purgeDelay?: string;
   ok: boolean;
   exit: number | null;
   bytesOut: number;
@@ -40,7 +45,7 @@ const slowReader = existsSync("/usr/bin/pv") || existsSync("/bin/pv")
   // Without pv: a reader that takes 1 MB, then sleeps 50 ms (about 20 MB/s).
   : `'${BUN}' -e 'for await (const c of process.stdin) await new Promise((r) => setTimeout(r, c.length / 20000))'`;
 
-async function once(bytes: number): Promise<MemoryRun> {
+async function once(bytes: number, purgeDelay?: string): Promise<MemoryRun> {
   const count = `${BENCH_TMP}/memory.count`;
   rmSync(count, { force: true });
   const script = `'${BUN}' '${ROOT}bench/gen_text.ts' ${bytes} --cycle ` +
@@ -52,6 +57,7 @@ async function once(bytes: number): Promise<MemoryRun> {
   const f = await sh(script, {
     // 20 MB/s is the reader's pace; three times as long means the run is stuck.
     timeoutMs: 60_000 + 3 * bytes / 20e3,
+    env: purgeDelay ? { MIMALLOC_PURGE_DELAY: purgeDelay } : undefined,
     onStart: (shPid) => {
       // bin/drizzle execs Bun in place: the driver is the process running cli/main.ts run.
       finder = setInterval(() => {
@@ -76,6 +82,7 @@ async function once(bytes: number): Promise<MemoryRun> {
   const seconds = f.ms / 1000;
   return {
     bytes,
+    purgeDelay,
     // The last line may have lacked a newline: the engine adds one.
     ok: f.code === 0 && (bytesOut === bytes || bytesOut === bytes + 1),
     exit: f.code,
@@ -102,14 +109,18 @@ export async function memory(o: BenchOptions): Promise<void> {
   const m = machine();
   const sizes = o.quick ? [500e6] : [1e9, 5e9];
   const runs: MemoryRun[] = [];
-  for (const bytes of sizes) {
-    note(`memory: ${fmt(bytes)}B through a ${RATE}B/s reader (about ${Math.round(bytes / 20e6)} s)`);
-    const r = await once(bytes);
+  // Each size as drizzle runs by default, then the smallest with the allocator returning memory.
+  const plan: Array<[number, string | undefined]> = [...sizes.map((b): [number, undefined] => [b, undefined])];
+  plan.push([sizes[0], RETURNING]);
+  for (const [bytes, purgeDelay] of plan) {
+    const how = purgeDelay ? `, MIMALLOC_PURGE_DELAY=${purgeDelay}` : "";
+    note(`memory: ${fmt(bytes)}B through a ${RATE}B/s reader${how} (about ${Math.round(bytes / 20e6)} s)`);
+    const r = await once(bytes, purgeDelay);
     runs.push(r);
     note(
-      `memory ${fmt(bytes)}B: peak ${fmt(r.peakMB)} MB (driver ${fmt(r.peakDriverMB)}), ${fmt(r.mbPerSec)} MB/s, ${
-        r.ok ? "all bytes out" : `FAILED exit ${r.exit}, ${r.bytesOut} bytes out`
-      }`,
+      `memory ${fmt(bytes)}B${how}: peak ${fmt(r.peakMB)} MB (driver ${fmt(r.peakDriverMB)}), ${
+        fmt(r.mbPerSec)
+      } MB/s, ${r.ok ? "all bytes out" : `FAILED exit ${r.exit}, ${r.bytesOut} bytes out`}`,
     );
   }
   await renderMemory({ machine: m, quick: o.quick, workers: WORKERS, rate: RATE, limitMB: LIMIT_MB, runs }, o.outDir);
@@ -137,13 +148,16 @@ export interface MemoryResult {
 
 /** Writes memory.{json,md,svg} from the measurements (also from a saved memory.json). */
 export async function renderMemory(data: MemoryResult, outDir: string): Promise<void> {
-  const { machine: m, runs } = data;
+  const { machine: m } = data;
   const o = { quick: data.quick };
+  const runs = data.runs.filter((r) => !r.purgeDelay);
+  const returning = data.runs.filter((r) => r.purgeDelay);
   const sizes = runs.map((r) => r.bytes);
   const worst = Math.max(...runs.map((r) => r.peakMB));
   const grew = runs.length > 1
     ? runs[runs.length - 1].peakMB / runs[0].peakMB
     : runs[0].peakSecondHalfMB / runs[0].peakFirstHalfMB;
+  const label = (r: MemoryRun) => `${fmt(r.bytes)}B${r.purgeDelay ? `, purge ${r.purgeDelay} ms` : ""}`;
   const md = [
     `# Memory under backpressure (${o.quick ? "quick" : "full"})`,
     "",
@@ -153,11 +167,16 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
       slowReader.startsWith("pv") ? slowReader : "a slow reader (~20 MB/s)"
     } | wc -c\`: the text is generated as it is read (nothing stored), every byte comes out again, and the reader ` +
     `is slower than the engine, so backpressure must hold the input back. RSS = VmRSS of the driver plus its ` +
-    `executors, summed, sampled every 100 ms. One run per size (memory peaks vary little; the runs are long).`,
+    `executors, summed, sampled every 100 ms. One run per size (memory peaks vary little; the runs are long). ` +
+    `drizzle starts its processes with \`MIMALLOC_PURGE_DELAY=-1\`: Bun's allocator keeps the memory it freed ` +
+    `for reuse, which is faster (no page faults on memory taken again) and holds each process at its high point. ` +
+    `The last row sets \`MIMALLOC_PURGE_DELAY=${RETURNING}\` (the allocator's own default: freed memory goes ` +
+    `back to the system after ${RETURNING} ms), the choice for a smaller footprint.`,
     "",
     table(
       [
         ">input",
+        "allocator",
         ">time",
         ">throughput",
         ">peak RSS (sum)",
@@ -167,8 +186,9 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
         ">peak executor",
         "output",
       ],
-      runs.map((r) => [
+      data.runs.map((r) => [
         `${fmt(r.bytes)}B`,
+        r.purgeDelay ? `returns memory after ${r.purgeDelay} ms` : "keeps freed memory (default)",
         `${r.seconds.toFixed(1)} s`,
         `${fmt(r.mbPerSec)} MB/s`,
         `${fmt(r.peakMB)} MB`,
@@ -183,6 +203,9 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
     "## Targets",
     "",
     target("peak RSS, driver + executors", worst, data.limitMB, false, "MB"),
+    ...returning.map((r) =>
+      target(`peak RSS, driver + executors, MIMALLOC_PURGE_DELAY=${r.purgeDelay}`, r.peakMB, data.limitMB, false, "MB")
+    ),
     `- **growth with input**: peak ${
       runs.length > 1
         ? `at ${fmt(sizes[sizes.length - 1])}B / at ${fmt(sizes[0])}B`
@@ -201,11 +224,11 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
     "",
     "![RSS over time](memory.svg)",
   ].join("\n");
-  const values = runs.flatMap((r) =>
+  const values = data.runs.flatMap((r) =>
     r.samples.flatMap((x) => [
-      { t: x.t, MB: x.total, series: "driver + executors", input: `${fmt(r.bytes)}B` },
-      { t: x.t, MB: x.driver, series: "driver", input: `${fmt(r.bytes)}B` },
-      { t: x.t, MB: x.executors, series: "executors", input: `${fmt(r.bytes)}B` },
+      { t: x.t, MB: x.total, series: "driver + executors", input: label(r) },
+      { t: x.t, MB: x.driver, series: "driver", input: label(r) },
+      { t: x.t, MB: x.executors, series: "executors", input: label(r) },
     ])
   );
   await renderFigure({
