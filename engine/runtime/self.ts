@@ -57,5 +57,5 @@ export function moduleUrl(path: string, from: string, depth: number): string {
  * bursts. A value the user set is kept.
  */
 export function processEnv(): Record<string, string> {
-  return { MIMALLOC_PURGE_DELAY: process.env.MIMALLOC_PURGE_DELAY ?? "-1" };
+  return { MIMALLOC_PURGE_DELAY: process.env.MIMALLOC_PURGE_DELAY || "-1" };
 }

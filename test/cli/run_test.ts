@@ -28,6 +28,25 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+describe("process environment", () => {
+  // Executors are where the allocator setting pays (engine/runtime/self.ts, processEnv).
+  test("executors keep freed memory (MIMALLOC_PURGE_DELAY=-1) unless the user set it", async () => {
+    const yaml = join(dir, "env.yaml");
+    writeFileSync(
+      yaml,
+      'source: { stdin: { format: lines } }\nsteps:\n  - map: "String(process.env.MIMALLOC_PURGE_DELAY)"\n' +
+        "sink: { stdout: { format: lines } }\n",
+    );
+    const without = { ...process.env };
+    delete without.MIMALLOC_PURGE_DELAY;
+    const byDefault = await drizzle(["run", yaml, "--workers", "2"], "a\nb\nc\nd\n", {}, without);
+    expect(byDefault.stderr).toBe("");
+    expect(byDefault.stdout).toBe("-1\n-1\n-1\n-1\n");
+    const chosen = await drizzle(["run", yaml, "--workers", "2"], "a\nb\n", { MIMALLOC_PURGE_DELAY: "25" });
+    expect(chosen.stdout).toBe("25\n25\n");
+  }, 30_000);
+});
+
 describe("drizzle run wordcount", () => {
   for (const mode of ["drizzle", "bsp"]) {
     test(`${mode} mode matches awk`, async () => {

@@ -15,9 +15,11 @@ export function drizzle(
   args: string[],
   input?: string | Uint8Array,
   env: Record<string, string> = {},
+  /** The environment `env` is added to (default: this process's). */
+  base: Record<string, string | undefined> = process.env,
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(DRIZZLE, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(DRIZZLE, args, { cwd: ROOT, env: { ...base, ...env }, stdio: ["pipe", "pipe", "pipe"] });
     const out: Uint8Array[] = [];
     const err: Uint8Array[] = [];
     child.stdout.on("data", (c) => out.push(c));
