@@ -2,6 +2,7 @@ import type { PhysicalPlan, StagePlan, WindowPlan } from "../plan/plan.ts";
 import { AggregateFns, AggregateState, Combiner, type PartialBlock, type Slots } from "../ops/aggregate.ts";
 import { compileExpression } from "../ops/expr.ts";
 import { type Emit, fuseSteps } from "../ops/narrow.ts";
+import type { PieceSink } from "../ops/split.ts";
 import { type Key, normalizeKey, partitionOf } from "../ops/partition.ts";
 import type { Rejects } from "../ops/reject.ts";
 import { combinesBeforeShuffle, eventTime, Watermark, WindowCombiner, WindowState } from "../ops/window.ts";
@@ -74,6 +75,11 @@ export class StageRunner {
   readonly #receivesPartials: boolean;
   readonly #time: ((r: unknown) => unknown) | undefined;
   readonly #downstreamPartitions: number;
+  /**
+   * The stage ends in `split`, keyed by the piece itself, counted: pieces go to the combiner as
+   * positions in their text (ops/split.ts), a string made only per new key.
+   */
+  readonly #countsPieces: boolean;
 
   constructor(readonly plan: PhysicalPlan, stageId: number, readonly rejects: Rejects) {
     this.stage = plan.stages[stageId];
@@ -91,8 +97,15 @@ export class StageRunner {
       this.#downstreamPartitions = 0;
       this.#windowed = false;
     }
+    this.#countsPieces = out.kind === "shuffle" && this.#combineFns?.singleCount === true &&
+      this.stage.steps.at(-1)?.kind === "split" && out.key.expr.trim() === out.key.as;
     const own = this.stage.window;
     this.#receivesPartials = own !== undefined && combinesBeforeShuffle(own, plan.deadLetter !== undefined);
+  }
+
+  /** Whether this stage's `split` hands its pieces to the combiner as positions (see #countsPieces). */
+  get countsPieces(): boolean {
+    return this.#countsPieces;
   }
 
   /** Keyed state of a partition (created empty on first use); undefined for a stateless stage. */
@@ -118,8 +131,8 @@ export class StageRunner {
   }
 
   run(partition: number, input: TaskInput, final: boolean): TaskOutput {
-    const { emit, finish } = this.#collector(input.time);
-    const chain = fuseSteps(this.stage.steps, this.rejects, emit);
+    const { emit, finish, pieces } = this.#collector(input.time);
+    const chain = fuseSteps(this.stage.steps, this.rejects, emit, pieces);
     if (input.kind === "source" && input.gen) {
       const g = this.plan.source.generate!;
       // Unpaced, events are still spaced in event time as if they came at 100k/s.
@@ -182,7 +195,7 @@ export class StageRunner {
     if (final) lane.windows.flush(chain);
   }
 
-  #collector(batchTime: number): { emit: Emit; finish: () => TaskOutput } {
+  #collector(batchTime: number): { emit: Emit; finish: () => TaskOutput; pieces?: PieceSink } {
     const out = this.stage.output;
     const rejects = this.rejects;
     if (out.kind === "sink") {
@@ -230,6 +243,7 @@ export class StageRunner {
           }
         },
         finish: () => ({ kind: "shuffle", blocks: combiner.blocks(n), records: combiner.size, maxTime: null }),
+        pieces: this.#countsPieces ? (text, start, end, h) => combiner.addSpan(text, start, end, h) : undefined,
       };
     }
     const blocks: unknown[][] = Array.from({ length: n }, () => []);

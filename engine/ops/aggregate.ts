@@ -247,6 +247,17 @@ export class Combiner {
     this.#slots.push(fresh);
   }
 
+  /**
+   * A count-only combiner (`fns.singleCount`): counts the key text.slice(start, end), whose hash
+   * is `h`, without making the string unless the key is new.
+   */
+  addSpan(text: string, start: number, end: number, h: number): void {
+    const counts = this.#counts!;
+    const i = this.#index.addSpan(text, start, end, h);
+    if (i === counts.length) counts.push(1);
+    else counts[i]++;
+  }
+
   /** The partials as one block per reduce partition (of n), keys in order of first appearance. */
   blocks(n: number): PartialBlock[] {
     const index = this.#index;

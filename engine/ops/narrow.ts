@@ -4,6 +4,7 @@ import { joinRecord, tableFor } from "./join.ts";
 import { compileParser } from "./parse.ts";
 import type { Rejects } from "./reject.ts";
 import { udfFor } from "./udf.ts";
+import { type PieceSink, separatorTest, splitPieces, splitText } from "./split.ts";
 
 /** Pushes one record downstream. */
 export type Emit = (record: unknown) => void;
@@ -14,9 +15,27 @@ export type Emit = (record: unknown) => void;
  * only. Join tables and udf functions are looked up here, once: fusing throws if loadTables /
  * loadUdfs have not loaded them in this process.
  */
-export function fuseSteps(steps: NarrowStepPlan[], rejects: Rejects, downstream: Emit): Emit {
+export function fuseSteps(steps: NarrowStepPlan[], rejects: Rejects, downstream: Emit, pieces?: PieceSink): Emit {
   let next = downstream;
-  for (let i = steps.length - 1; i >= 0; i--) next = fuseOne(steps[i], rejects, next);
+  let last = steps.length - 1;
+  const tail = steps[last];
+  if (pieces && tail?.kind === "split") {
+    // The last step hands its pieces on as positions: see ops/split.ts.
+    const from = compileExpression(tail.from, tail.as);
+    const isSeparator = separatorTest(tail.on);
+    next = (r) => {
+      let text: string;
+      try {
+        text = splitText(from(r));
+      } catch (e) {
+        rejects.add(tail.label, r, e);
+        return;
+      }
+      splitPieces(text, isSeparator, pieces);
+    };
+    last--;
+  }
+  for (let i = last; i >= 0; i--) next = fuseOne(steps[i], rejects, next);
   return next;
 }
 
@@ -31,6 +50,21 @@ function fuseOne(step: NarrowStepPlan, rejects: Rejects, next: Emit): Emit {
       return filterStep(compileExpression(step.expr, step.as), label, rejects, next);
     case "flatMap":
       return flatMapStep(compileExpression(step.expr, step.as), label, rejects, next);
+    case "split": {
+      const from = compileExpression(step.from, step.as);
+      const isSeparator = separatorTest(step.on);
+      const piece: PieceSink = (text, start, end) => next(text.slice(start, end));
+      return (r) => {
+        let text: string;
+        try {
+          text = splitText(from(r));
+        } catch (e) {
+          rejects.add(label, r, e);
+          return;
+        }
+        splitPieces(text, isSeparator, piece);
+      };
+    }
     case "parse": {
       const from = compileExpression(step.from, step.as);
       const parse = compileParser(step);

@@ -75,6 +75,36 @@ export class KeyIndex {
     return i;
   }
 
+  /**
+   * As `add(text.slice(start, end))`, with `h` that key's hash (computed by the caller over the
+   * same characters): the slice is made only when the key is new.
+   */
+  addSpan(text: string, start: number, end: number, h: number): number {
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    const len = end - start;
+    let s = Math.imul(h, 0x9e3779b1) >>> this.#shift;
+    for (;;) {
+      const e = slots[s];
+      if (e === 0) break;
+      if (this.hashes[e - 1] === h) {
+        const k = this.keys[e - 1];
+        if (typeof k === "string" && k.length === len) {
+          let j = 0;
+          while (j < len && k.charCodeAt(j) === text.charCodeAt(start + j)) j++;
+          if (j === len) return e - 1;
+        }
+      }
+      s = (s + 1) & mask;
+    }
+    const i = this.keys.length;
+    this.keys.push(text.slice(start, end));
+    this.hashes.push(h);
+    slots[s] = i + 1;
+    if ((i + 1) * 2 > slots.length) this.#grow();
+    return i;
+  }
+
   /** The index of `key`, or -1. */
   find(key: Key): number {
     return this.#slots[this.#probe(key, hashKey(key))] - 1;

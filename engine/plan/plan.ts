@@ -17,6 +17,17 @@ export interface ExprStepPlan extends ExprPlan {
   kind: "map" | "filter" | "flatMap";
 }
 
+/** Text to its pieces: each maximal run of characters not in `on` is a record; other values are rejected. */
+export interface SplitStepPlan {
+  kind: "split";
+  /** Expression giving the text. */
+  from: string;
+  /** The separating characters (UTF-16 code units). */
+  on: string;
+  as: string;
+  label: string;
+}
+
 /** Text to a record; a record whose text does not parse is rejected. */
 export interface ParseStepPlan {
   kind: "parse";
@@ -59,7 +70,7 @@ export interface UdfStepPlan {
 }
 
 /** A step that runs record by record, fused with its neighbours in one push function. */
-export type NarrowStepPlan = ExprStepPlan | ParseStepPlan | JoinStepPlan | UdfStepPlan;
+export type NarrowStepPlan = ExprStepPlan | SplitStepPlan | ParseStepPlan | JoinStepPlan | UdfStepPlan;
 
 export interface AggregateColumnPlan {
   name: string;

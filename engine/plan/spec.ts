@@ -58,6 +58,15 @@ export const MapStep = z.strictObject({ map: expression, as });
 export const FilterStep = z.strictObject({ filter: expression, as });
 export const FlatMapStep = z.strictObject({ flatMap: expression, as });
 export const KeyByStep = z.strictObject({ keyBy: expression, as });
+/** Blanks, as awk splits fields by default. */
+export const DEFAULT_SPLIT_ON = " \t";
+export const SplitStep = z.strictObject({
+  split: expression.describe("the text to cut (a string)"),
+  on: z.string().min(1).default(DEFAULT_SPLIT_ON).describe(
+    "the characters that separate pieces (default space and tab)",
+  ),
+  as,
+}).describe("text to its pieces: every run of characters not in `on` is a record (a string)");
 
 export const AGGREGATORS = ["count", "sum", "min", "max", "avg", "distinct", "topK"] as const;
 export type AggregatorKind = (typeof AGGREGATORS)[number];
@@ -158,12 +167,24 @@ export const WindowStep = z.strictObject({
   as,
 }).describe("between a keyBy and an aggregate: aggregate per key and window");
 
-export const STEP_KINDS = ["map", "filter", "flatMap", "parse", "join", "udf", "keyBy", "window", "aggregate"] as const;
+export const STEP_KINDS = [
+  "map",
+  "filter",
+  "flatMap",
+  "split",
+  "parse",
+  "join",
+  "udf",
+  "keyBy",
+  "window",
+  "aggregate",
+] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 export const STEP_SCHEMAS = {
   map: MapStep,
   filter: FilterStep,
   flatMap: FlatMapStep,
+  split: SplitStep,
   parse: ParseStep,
   join: JoinStep,
   udf: UdfStep,
@@ -175,6 +196,7 @@ export const Step = z.union([
   MapStep,
   FilterStep,
   FlatMapStep,
+  SplitStep,
   ParseStep,
   JoinStep,
   UdfStep,

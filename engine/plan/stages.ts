@@ -112,6 +112,7 @@ function narrowPlan(
   label: (i: number, kind: string) => string,
 ): NarrowStepPlan {
   const as = step.as ?? name;
+  if ("split" in step) return { kind: "split", from: step.split, on: step.on, as, label: label(i, "split") };
   if ("parse" in step) {
     const x = step.parse;
     const l = label(i, "parse");
@@ -242,6 +243,8 @@ function describeStep(st: NarrowStepPlan): string {
       return `join ${st.file} (${st.format}) on ${st.key} (${st.as}) => ${st.on}, unmatched ${st.unmatched}`;
     case "udf":
       return `udf ${st.udfKind} (${st.as}) => ${st.export} from ${st.module}`;
+    case "split":
+      return `split on ${JSON.stringify(st.on)} (${st.as}) => ${st.from}`;
     default:
       return `${st.kind} (${st.as}) => ${st.expr}`;
   }

@@ -122,6 +122,17 @@ export function evaluateReference(
           throw new Error("flatMap needs an array");
         });
         name = as;
+      } else if ("split" in s) {
+        const text = fn(s.split as string, as);
+        // Pieces between runs of the separators, none empty: the same as the engine's scan.
+        const on = ((s.on as string | undefined) ?? " \t").split("");
+        const sep = new RegExp(`[${on.map((c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")).join("")}]+`);
+        each((r) => {
+          const t = text(r);
+          if (typeof t !== "string") throw new Error("split needs a string");
+          return t.split(sep).filter((w) => w.length > 0);
+        });
+        name = as;
       } else if ("parse" in s) {
         const p = s.parse as Obj;
         const fmt = ["json", "csv", "tsv", "regex"].find((k) => k in p)!;

@@ -118,6 +118,17 @@ describe("loadPipeline: errors carry file:line:col", () => {
     expect(issue.message).toContain('cannot compile expression "x.length >"');
   });
 
+  test("split: its text expression must compile and its separators must not be empty", () => {
+    const text = STDIN + 'steps:\n  - split: "line +"\n  - split: line\n    on: ""\n';
+    const [bad, empty, ...rest] = issuesOf(text);
+    expect(rest).toEqual([]);
+    expect(bad.step).toBe("step 1 'split'");
+    expect(bad.pos).toEqual(at(text, '"line +"'));
+    expect(bad.message).toContain('cannot compile expression "line +"');
+    expect(empty.step).toBe("step 2 'split'");
+    expect(empty.pos).toEqual(at(text, '""'));
+  });
+
   test("a bad source format value", () => {
     const text = "name: t\nsource:\n  stdin:\n    format: xml\n";
     const [issue, ...rest] = issuesOf(text);
