@@ -1,4 +1,4 @@
-import type { NarrowStepPlan } from "../plan/plan.ts";
+import type { NarrowStepPlan, SplitStepPlan } from "../plan/plan.ts";
 import { compileExpression } from "./expr.ts";
 import { joinRecord, tableFor } from "./join.ts";
 import { compileParser } from "./parse.ts";
@@ -21,18 +21,7 @@ export function fuseSteps(steps: NarrowStepPlan[], rejects: Rejects, downstream:
   const tail = steps[last];
   if (pieces && tail?.kind === "split") {
     // The last step hands its pieces on as positions: see ops/split.ts.
-    const from = compileExpression(tail.from, tail.as);
-    const isSeparator = separatorTest(tail.on);
-    next = (r) => {
-      let text: string;
-      try {
-        text = splitText(from(r));
-      } catch (e) {
-        rejects.add(tail.label, r, e);
-        return;
-      }
-      splitPieces(text, isSeparator, pieces);
-    };
+    next = splitStep(tail, rejects, pieces);
     last--;
   }
   for (let i = last; i >= 0; i--) next = fuseOne(steps[i], rejects, next);
@@ -50,21 +39,8 @@ function fuseOne(step: NarrowStepPlan, rejects: Rejects, next: Emit): Emit {
       return filterStep(compileExpression(step.expr, step.as), label, rejects, next);
     case "flatMap":
       return flatMapStep(compileExpression(step.expr, step.as), label, rejects, next);
-    case "split": {
-      const from = compileExpression(step.from, step.as);
-      const isSeparator = separatorTest(step.on);
-      const piece: PieceSink = (text, start, end) => next(text.slice(start, end));
-      return (r) => {
-        let text: string;
-        try {
-          text = splitText(from(r));
-        } catch (e) {
-          rejects.add(label, r, e);
-          return;
-        }
-        splitPieces(text, isSeparator, piece);
-      };
-    }
+    case "split":
+      return splitStep(step, rejects, (text, start, end) => next(text.slice(start, end)));
     case "parse": {
       const from = compileExpression(step.from, step.as);
       const parse = compileParser(step);
@@ -102,6 +78,21 @@ function fuseOne(step: NarrowStepPlan, rejects: Rejects, next: Emit): Emit {
       return make(sync, label, rejects, next);
     }
   }
+}
+
+function splitStep(step: SplitStepPlan, rejects: Rejects, sink: PieceSink): Emit {
+  const from = compileExpression(step.from, step.as);
+  const isSeparator = separatorTest(step.on);
+  return (r) => {
+    let text: string;
+    try {
+      text = splitText(from(r));
+    } catch (e) {
+      rejects.add(step.label, r, e);
+      return;
+    }
+    splitPieces(text, isSeparator, sink);
+  };
 }
 
 function mapStep(fn: Fn, label: string, rejects: Rejects, next: Emit): Emit {
