@@ -202,7 +202,17 @@ function startDrizzle(yaml: string, s: Setup, mode: string, intervalMs: number, 
   ], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, YSB_CAMPAIGNS: s.campaigns } });
 }
 
-/** Writes event i of the file at t0 + i / rate once drizzle is ready; returns t0 and what was left unsent. */
+/** The most the feeder hands the pipe in one write. */
+const FEED_WRITE = 256 << 10;
+
+/**
+ * Writes event i of the file at t0 + i / rate once drizzle is ready; returns t0 and the bytes
+ * that were due but not yet taken by drizzle when the last event was due. Like a producer with
+ * blocking writes, the feeder gives the pipe only what it takes: when a write is not taken
+ * whole it waits for "drain", and what falls due meanwhile is the backlog. (Writing ahead
+ * regardless makes the runtime copy and re-copy the untaken bytes, and that costs the feeder
+ * more CPU than drizzle's own work at 400k events/s, on the same 2 cores.)
+ */
 async function feed(
   child: ChildProcess,
   metrics: string,
@@ -219,23 +229,35 @@ async function feed(
   }
   const t0 = Date.now();
   const p0 = performance.now();
-  let sent = 0;
+  const stdin = child.stdin!;
+  let sent = 0; // bytes handed to the pipe
+  let waiting = false;
+  let backlogBytes = -1;
+  const end = starts[events];
   await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      const due = Math.min(events, Math.floor(((performance.now() - p0) / 1000) * rate));
-      if (due > sent) {
-        child.stdin!.write(buf.subarray(starts[sent], starts[due]));
-        sent = due;
+    const pump = () => {
+      if (waiting) return;
+      const due = starts[Math.min(events, Math.floor(((performance.now() - p0) / 1000) * rate))];
+      while (sent < due && !waiting) {
+        const n = Math.min(FEED_WRITE, due - sent);
+        waiting = !stdin.write(buf.subarray(sent, sent + n));
+        sent += n;
       }
-      if (sent >= events) {
+      if (due >= end && backlogBytes < 0) backlogBytes = end - sent + stdin.writableLength;
+      if (sent >= end) {
         clearInterval(timer);
         resolve();
+      } else if (waiting) {
+        stdin.once("drain", () => {
+          waiting = false;
+          pump();
+        });
       }
-    }, 2);
+    };
+    const timer = setInterval(pump, 2);
   });
-  const backlogBytes = child.stdin!.writableLength;
-  child.stdin!.end();
-  return { t0, backlogBytes };
+  stdin.end();
+  return { t0, backlogBytes: Math.max(0, backlogBytes) };
 }
 
 /**
