@@ -1,4 +1,5 @@
 import type { PhysicalPlan, StagePlan, WindowPlan } from "../plan/plan.ts";
+import { countsPiecesInPlace } from "../plan/stages.ts";
 import { AggregateFns, AggregateState, Combiner, type PartialBlock, type Slots } from "../ops/aggregate.ts";
 import { compileExpression } from "../ops/expr.ts";
 import { type Emit, fuseSteps } from "../ops/narrow.ts";
@@ -97,8 +98,7 @@ export class StageRunner {
       this.#downstreamPartitions = 0;
       this.#windowed = false;
     }
-    this.#countsPieces = out.kind === "shuffle" && this.#combineFns?.singleCount === true &&
-      this.stage.steps.at(-1)?.kind === "split" && out.key.expr.trim() === out.key.as;
+    this.#countsPieces = countsPiecesInPlace(this.stage);
     const own = this.stage.window;
     this.#receivesPartials = own !== undefined && combinesBeforeShuffle(own, plan.deadLetter !== undefined);
   }

@@ -213,7 +213,8 @@ export function describePlan(plan: PhysicalPlan): string {
     if (s.window) out.push(`  reduce ${s.window.label}: ${describeWindow(s.window)}`);
     for (const st of s.steps) out.push(`  ${st.label}: ${describeStep(st)}`);
     if (s.output.kind === "shuffle") {
-      const combine = s.output.combine ? `, map-side combine ${describeColumns(s.output.combine)}` : "";
+      const inPlace = countsPiecesInPlace(s) ? " (pieces counted where they lie in the text)" : "";
+      const combine = s.output.combine ? `, map-side combine ${describeColumns(s.output.combine)}${inPlace}` : "";
       const time = s.output.time ? `, event time (${s.output.time.as}) => ${s.output.time.expr}` : "";
       out.push(
         `  output: shuffle by ${s.output.key.label} (${s.output.key.as}) => ${s.output.key.expr}${combine}${time}`,
@@ -261,4 +262,17 @@ function describeWindow(w: WindowPlan): string {
   const idle = w.idleTimeoutMs === null ? "" : `, idle timeout ${d(w.idleTimeoutMs)}`;
   return `${shape} on ${time}, max delay ${d(w.maxDelayMs)}, allowed lateness ${d(w.allowedLatenessMs)}${idle}; ` +
     `${w.aggregate.label}: ${describeColumns(w.aggregate)} (keyed windows)`;
+}
+
+/**
+ * Whether a stage ends in `split`, keyed by the piece itself and counted (one plain count): its
+ * pieces then go to the map-side combine as positions in their text, with no string made per
+ * piece (see ops/split.ts).
+ */
+export function countsPiecesInPlace(stage: StagePlan): boolean {
+  const out = stage.output;
+  if (out.kind !== "shuffle" || !out.combine || stage.steps.at(-1)?.kind !== "split") return false;
+  const cols = out.combine.columns;
+  return cols.length === 1 && cols[0].kind === "count" && cols[0].of === undefined &&
+    out.key.expr.trim() === out.key.as;
 }
