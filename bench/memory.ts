@@ -168,8 +168,8 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
     } | wc -c\`: the text is generated as it is read (nothing stored), every byte comes out again, and the reader ` +
     `is slower than the engine, so backpressure must hold the input back. RSS = VmRSS of the driver plus its ` +
     `executors, summed, sampled every 100 ms. One run per size (memory peaks vary little; the runs are long). ` +
-    `drizzle starts its processes with \`MIMALLOC_PURGE_DELAY=-1\`: Bun's allocator keeps the memory it freed ` +
-    `for reuse, which is faster (no page faults on memory taken again) and holds each process at its high point. ` +
+    `drizzle starts its executors with \`MIMALLOC_PURGE_DELAY=-1\`: Bun's allocator keeps the memory it freed ` +
+    `for reuse, which is faster (no page faults on memory taken again) and holds each executor at its high point. ` +
     `The last row sets \`MIMALLOC_PURGE_DELAY=${RETURNING}\` (the allocator's own default: freed memory goes ` +
     `back to the system after ${RETURNING} ms), the choice for a smaller footprint.`,
     "",

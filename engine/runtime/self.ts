@@ -49,12 +49,13 @@ export function moduleUrl(path: string, from: string, depth: number): string {
 }
 
 /**
- * Environment for a process of this program: Bun's allocator (mimalloc) keeps memory it freed
- * instead of handing it back to the system 10 ms later. A streaming process frees and takes the
- * same megabytes many times a second (input batches, frames, decoded text), and each time it
- * got them back from the system it paid a page fault per 4 KB: in YSB, about a third of the
- * executors' CPU. Its resident size then stays at its high point rather than shrinking between
- * bursts. A value the user set is kept.
+ * Environment for an executor process: Bun's allocator (mimalloc) keeps memory it freed instead
+ * of handing it back to the system 10 ms later. An executor frees and takes the same megabytes
+ * many times a second (input frames, decoded text, output), and each time it got them back from
+ * the system it paid a page fault per 4 KB: in YSB, about a third of the executors' CPU. Its
+ * resident size then stays at its high point rather than shrinking between bursts. The driver
+ * keeps the allocator's default: its input buffers are pooled, and keeping freed memory there
+ * measured no faster. A value the user set is kept.
  */
 export function processEnv(): Record<string, string> {
   return { MIMALLOC_PURGE_DELAY: process.env.MIMALLOC_PURGE_DELAY || "-1" };
