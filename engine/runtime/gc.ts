@@ -13,7 +13,16 @@ const EVERY_BYTES = 4 << 20;
  */
 const PAUSE_HEAP_BYTES = 32 << 20;
 
+/**
+ * At most this often, a collection also hands the memory the allocator kept back to the system
+ * (`Bun.gc(true)`). Executors run with the allocator keeping freed memory (see processEnv): that
+ * saves the page faults of taking it again, but fragments, and the resident size crept up by
+ * about 15% from 1 GB to 5 GB of input. Handing it back now and then bounds that.
+ */
+const RETURN_EVERY_MS = 10_000;
+
 let since = 0;
+let returned = performance.now();
 let threshold = EVERY_BYTES;
 let heapObjects = 0;
 
@@ -36,7 +45,11 @@ export function buffersPassed(bytes: number): void {
   since += bytes;
   if (since < threshold) return;
   since = 0;
-  if (heapObjects < PAUSE_HEAP_BYTES) jsc.fullGC();
+  const now = performance.now();
+  if (now - returned >= RETURN_EVERY_MS) {
+    returned = now;
+    g.Bun.gc(true);
+  } else if (heapObjects < PAUSE_HEAP_BYTES) jsc.fullGC();
   else g.Bun.gc(false);
   // Buffers are "external" to the heap: what a collection has to trace is the rest.
   const m = process.memoryUsage();
