@@ -15,6 +15,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { feedPaced, lineStarts } from "./paced.ts";
 import { renderFigure } from "./plot.ts";
 import { DRIZZLE, killTree, ROOT, run } from "./proc.ts";
 import { type BenchOptions, type Machine, machine, machineLine, note, table, target, writeResult } from "./report.ts";
@@ -144,16 +145,6 @@ export interface YsbRun {
   error?: string;
 }
 
-/** Offsets of line starts (and the end) in a buffer of lines. */
-function lineStarts(buf: Buffer): Uint32Array {
-  let n = 0;
-  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) n++;
-  const out = new Uint32Array(n + 1);
-  let k = 1;
-  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) out[k++] = i + 1;
-  return out;
-}
-
 interface BatchMetric {
   batch: number;
   recordsIn: number;
@@ -202,16 +193,9 @@ function startDrizzle(yaml: string, s: Setup, mode: string, intervalMs: number, 
   ], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, YSB_CAMPAIGNS: s.campaigns } });
 }
 
-/** The most the feeder hands the pipe in one write. */
-const FEED_WRITE = 256 << 10;
-
 /**
- * Writes event i of the file at t0 + i / rate once drizzle is ready; returns t0 and the bytes
- * that were due but not yet taken by drizzle when the last event was due. Like a producer with
- * blocking writes, the feeder gives the pipe only what it takes: when a write is not taken
- * whole it waits for "drain", and what falls due meanwhile is the backlog. (Writing ahead
- * regardless makes the runtime copy and re-copy the untaken bytes, and that costs the feeder
- * more CPU than drizzle's own work at 400k events/s, on the same 2 cores.)
+ * Writes event i of the file at t0 + i / rate once drizzle is ready (see feedPaced); returns t0
+ * and the bytes that were due but not yet taken by drizzle when the last event was due.
  */
 async function feed(
   child: ChildProcess,
@@ -228,36 +212,9 @@ async function feed(
     await new Promise((r) => setTimeout(r, 20));
   }
   const t0 = Date.now();
-  const p0 = performance.now();
-  const stdin = child.stdin!;
-  let sent = 0; // bytes handed to the pipe
-  let waiting = false;
-  let backlogBytes = -1;
-  const end = starts[events];
-  await new Promise<void>((resolve) => {
-    const pump = () => {
-      if (waiting) return;
-      const due = starts[Math.min(events, Math.floor(((performance.now() - p0) / 1000) * rate))];
-      while (sent < due && !waiting) {
-        const n = Math.min(FEED_WRITE, due - sent);
-        waiting = !stdin.write(buf.subarray(sent, sent + n));
-        sent += n;
-      }
-      if (due >= end && backlogBytes < 0) backlogBytes = end - sent + stdin.writableLength;
-      if (sent >= end) {
-        clearInterval(timer);
-        resolve();
-      } else if (waiting) {
-        stdin.once("drain", () => {
-          waiting = false;
-          pump();
-        });
-      }
-    };
-    const timer = setInterval(pump, 2);
-  });
-  stdin.end();
-  return { t0, backlogBytes: Math.max(0, backlogBytes) };
+  const backlogBytes = await feedPaced(child.stdin!, buf, starts, events, rate);
+  child.stdin!.end();
+  return { t0, backlogBytes };
 }
 
 /**

@@ -66,13 +66,7 @@ export class KeyIndex {
     const h = hashKey(key);
     const s = this.#probe(key, h);
     const e = this.#slots[s];
-    if (e !== 0) return e - 1;
-    const i = this.keys.length;
-    this.keys.push(key);
-    this.hashes.push(h);
-    this.#slots[s] = i + 1;
-    if ((i + 1) * 2 > this.#slots.length) this.#grow();
-    return i;
+    return e !== 0 ? e - 1 : this.#insert(key, h, s);
   }
 
   /**
@@ -97,11 +91,16 @@ export class KeyIndex {
       }
       s = (s + 1) & mask;
     }
+    return this.#insert(text.slice(start, end), h, s);
+  }
+
+  /** Appends a new key with hash `h` at the empty slot `s`; returns its index. */
+  #insert(key: Key, h: number, s: number): number {
     const i = this.keys.length;
-    this.keys.push(text.slice(start, end));
+    this.keys.push(key);
     this.hashes.push(h);
-    slots[s] = i + 1;
-    if ((i + 1) * 2 > slots.length) this.#grow();
+    this.#slots[s] = i + 1;
+    if ((i + 1) * 2 > this.#slots.length) this.#grow();
     return i;
   }
 

@@ -37,7 +37,8 @@ let heapObjects = 0;
  * (or, for a larger heap, after as many bytes as its objects took after the last collection,
  * so the time spent collecting stays proportional to the data) keeps that garbage small.
  * A plain collection, not `Bun.gc(true)`: that one also hands the freed pages back to the OS,
- * and taking them again for the next buffers costs far more than the collection itself.
+ * and taking them again for the next buffers costs far more than the collection itself; only
+ * every RETURN_EVERY_MS is it the one.
  * Other runtimes (V8) count external buffers themselves: there it does nothing.
  */
 export function buffersPassed(bytes: number): void {
@@ -46,11 +47,12 @@ export function buffersPassed(bytes: number): void {
   if (since < threshold) return;
   since = 0;
   const now = performance.now();
-  if (now - returned >= RETURN_EVERY_MS) {
+  if (heapObjects >= PAUSE_HEAP_BYTES) g.Bun.gc(false);
+  else if (now - returned < RETURN_EVERY_MS) jsc.fullGC();
+  else {
     returned = now;
     g.Bun.gc(true);
-  } else if (heapObjects < PAUSE_HEAP_BYTES) jsc.fullGC();
-  else g.Bun.gc(false);
+  }
   // Buffers are "external" to the heap: what a collection has to trace is the rest.
   const m = process.memoryUsage();
   heapObjects = m.heapUsed - m.external;
