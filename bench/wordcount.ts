@@ -138,18 +138,28 @@ export interface WordcountRun {
   stderr?: string;
 }
 
+/** Input sizes of a full run: the issue's range starts at 50 MB, where start-up still weighs. */
+const FULL_SIZES = [50_000_000, 200_000_000];
+
 export async function wordcount(o: BenchOptions): Promise<void> {
   const m = machine();
   // Quick mode is sized by the engine's measured ~5 MB/s: 50 MB x 6 engine configurations x 3
   // repetitions would take several minutes on its own.
-  const bytes = o.quick ? 4_000_000 : 50_000_000;
+  const sizes = o.quick ? [4_000_000] : FULL_SIZES;
   const reps = o.quick ? 3 : 5;
+  const results: WordcountSize[] = [];
+  for (const bytes of sizes) results.push(await measureSize(bytes, reps, o.quick));
+  await renderWordcount({ machine: m, quick: o.quick, reps, sizes: results }, o.outDir);
+}
+
+/** Every tool on one input size, `reps` times, tools interleaved. */
+async function measureSize(bytes: number, reps: number, quick: boolean): Promise<WordcountSize> {
   note(`wordcount: generating ${fmt(bytes)}B of text`);
   const input = textFile(bytes);
   const out = `${BENCH_TMP}/wordcount.out`;
   const metrics = `${BENCH_TMP}/wordcount.metrics.jsonl`;
   // A run far slower than expected is hung (seen: bsp stuck at its first checkpoint): cut it off.
-  const ts = tools(o.quick ? 60_000 : 240_000);
+  const ts = tools(quick ? 60_000 : 60_000 + bytes / 1000);
   // The reference is mawk's output; every run must produce the same counts.
   await ts[0].run(input, out, metrics, new TreeSampler());
   const ref = canonical(out);
@@ -195,28 +205,38 @@ export async function wordcount(o: BenchOptions): Promise<void> {
       if (!r.agrees) r.stderr = f.stderr.slice(-2000);
       runs.push(r);
       note(
-        `wordcount rep ${rep + 1}/${reps} ${t.label}: ${(f.ms / 1000).toFixed(2)} s, ${fmt(r.wordsPerSec)} words/s${
+        `wordcount ${fmt(bytes)}B rep ${rep + 1}/${reps} ${t.label}: ${(f.ms / 1000).toFixed(2)} s, ${fmt(r.wordsPerSec)} words/s${
           r.agrees ? "" : ` OUTPUT DIFFERS (exit ${f.code})`
         }`,
       );
     }
   }
-  await renderWordcount({ machine: m, quick: o.quick, bytes, reference: ref, reps, runs }, o.outDir);
+  return { bytes, reference: ref, runs };
+}
+
+/** The runs on one input size. */
+export interface WordcountSize {
+  bytes: number;
+  reference: { hash: string; words: number; distinct: number };
+  runs: WordcountRun[];
 }
 
 export interface WordcountResult {
   machine: Machine;
   quick: boolean;
-  bytes: number;
-  reference: { hash: string; words: number; distinct: number };
   reps: number;
-  runs: WordcountRun[];
+  sizes: WordcountSize[];
 }
 
-/** Writes wordcount.{json,md,svg} from the measurements (also from a saved wordcount.json). */
-export async function renderWordcount(data: WordcountResult, outDir: string): Promise<void> {
-  const { machine: m, bytes, reference: ref, reps, runs } = data;
-  const o = { quick: data.quick };
+/** What one input size's table and targets say. */
+interface SizeReport {
+  md: string;
+  targets: string[];
+  points: Array<{ size: string; tool: string; kind: string; median: number; min: number; max: number }>;
+}
+
+function sizeReport(size: WordcountSize, reps: number, m: Machine, outDir: string, last: boolean): SizeReport {
+  const { bytes, reference: ref, runs } = size;
   const ts = [...new Set(runs.map((r) => r.tool))].map((label) => {
     const [mode, w] = label.split(" ");
     const engine = mode === "drizzle" || mode === "bsp";
@@ -264,35 +284,28 @@ export async function renderWordcount(data: WordcountResult, outDir: string): Pr
   const perWord = cpuPerMWords("drizzle 1w") / cpuPerMWords("bun loop");
   const execShare = (label: string) => med(label, (r) => r.cpuExecutorsS! / cpuTotal(r));
   const used2 = med("drizzle 2w", (r) => cpuTotal(r) / (r.ms / 1000));
-  const exHint = profileHint(outDir, "wordcount-drizzle-2w", "executors", 4);
+  const exHint = last ? profileHint(outDir, "wordcount-drizzle-2w", "executors", 4) : "";
+  const wall2 = med("drizzle 2w", (r) => r.ms / 1000);
   const suggest = [
-    "## What the numbers suggest",
+    `### What the numbers suggest (${fmt(bytes)}B)`,
     "",
     `- Per word, drizzle with 1 worker burns ${fmt(perWord)}x the CPU of the single-process Bun loop ` +
     `(${fmt(cpuPerMWords("drizzle 1w"))} vs ${fmt(cpuPerMWords("bun loop"))} CPU s per million words; mawk ` +
     `${fmt(cpuPerMWords("mawk"))}). On ${m.cores} cores parallelism can win at most ${m.cores}x back, so beating ` +
     `the Bun loop by 1.5x needs the per-word CPU within ${fmt(m.cores / 1.5)}x of it.`,
     `- The executors do ${fmt(100 * execShare("drizzle 1w"))}% of that CPU (1 worker; ` +
-    `${fmt(100 * execShare("drizzle 2w"))}% with 2): the driver is not the bottleneck here. With 2 workers the run ` +
-    `kept ${fmt(used2)} cores busy on average; more workers than cores only adds shuffle (msgpack over TCP instead ` +
-    `of in-process delivery) and contention.`,
-    `- Start-up and shutdown of \`drizzle run\` cost ${fmt(startup("drizzle 1w") / 1000)} s (1 worker) to ` +
-    `${fmt(startup("drizzle 4w") / 1000)} s (4 workers) of the wall time at this input size.`,
-    exHint
-      ? `- Executor CPU profile of a word count (\`profile.md\`): ${exHint}.`
-      : "- Run `npm run bench -- profile` for where the executors' CPU goes.",
+    `${fmt(100 * execShare("drizzle 2w"))}% with 2). With 2 workers the run kept ${fmt(used2)} cores busy on ` +
+    `average; more workers than cores only adds shuffle (msgpack over TCP instead of in-process delivery) and ` +
+    `contention.`,
+    `- Start-up and shutdown of \`drizzle run\` (process start, loading, executors registering, the cold first ` +
+    `batches; the wall time outside first cut to last commit) cost ${fmt(startup("drizzle 1w") / 1000)} s ` +
+    `(1 worker) to ${fmt(startup("drizzle 4w") / 1000)} s (4 workers): ` +
+    `${fmt(100 * startup("drizzle 2w") / 1000 / wall2)}% of the 2-worker wall time at this size.`,
+    exHint ? `- Executor CPU profile of a word count (\`profile.md\`): ${exHint}.` : "",
     "",
-  ].join("\n");
+  ].filter((l, i, a) => l !== "" || a[i - 1] !== "").join("\n");
   const md = [
-    `# Word count throughput (${o.quick ? "quick" : "full"})`,
-    "",
-    `Machine: ${machineLine(m)}.`,
-    "",
-    `Input: ${fmt(bytes)}B of generated text (${fmt(ref.words)} words, ${fmt(ref.distinct)} distinct), ` +
-    `from a file on stdin. Engine runs: \`bin/drizzle run pipelines/wordcount.yaml --workers N --mode M --quiet --metrics F\` ` +
-    `(default batch records 50000, 2 partitions per worker). ${reps} repetitions, tools interleaved; ` +
-    `median (min–max); ratios paired by repetition. Wall time includes process start-up (≈0.3–1 s for the engine). ` +
-    `"excl. start-up": words / (last commit − first batch cut), from --metrics: the engine without process start and stop. CPU: seconds of user+system CPU, from /proc (baselines: all their processes; drizzle: driver + executors).`,
+    `## ${fmt(bytes)}B: ${fmt(ref.words)} words, ${fmt(ref.distinct)} distinct`,
     "",
     table([
       "tool",
@@ -308,15 +321,8 @@ export async function renderWordcount(data: WordcountResult, outDir: string): Pr
       "output",
     ], rows),
     "",
-    "## Targets",
-    "",
-    target("drizzle (2 workers) / mawk", d2mawk.median, 0.5, true, "x"),
-    target(`drizzle (best: ${bestLabel}) / mawk`, bestMawk.median, 0.5, true, "x"),
-    target("drizzle (2 workers) / bun loop", d2bun.median, 1.5, true, "x"),
-    "",
-    suggest,
     failures.length
-      ? `## Runs whose output differed or that failed\n\n${
+      ? `Runs whose output differed or that failed:\n\n${
         failures.map((f) =>
           `- ${f.tool} rep ${f.rep}: exit ${f.exit}, ${f.distinct} distinct words\n\n  \`\`\`\n  ${
             (f.stderr ?? "").trim().split("\n").slice(-5).join("\n  ")
@@ -324,37 +330,78 @@ export async function renderWordcount(data: WordcountResult, outDir: string): Pr
         ).join("\n")
       }\n`
       : "All outputs agree with mawk's counts.\n",
+    suggest,
+  ].join("\n");
+  const sizeLabel = `${fmt(bytes)}B`;
+  return {
+    md,
+    targets: [
+      target(`${sizeLabel}: drizzle (2 workers) / mawk`, d2mawk.median, 0.5, true, "x"),
+      target(`${sizeLabel}: drizzle (best: ${bestLabel}) / mawk`, bestMawk.median, 0.5, true, "x"),
+      target(`${sizeLabel}: drizzle (2 workers) / bun loop`, d2bun.median, 1.5, true, "x"),
+    ],
+    points: ts.map((t) => {
+      const s = spread(ok(t.label).map((r) => r.wordsPerSec / 1e6));
+      return {
+        size: sizeLabel,
+        tool: t.label,
+        kind: (t.kind === "drizzle" ? t.mode : "baseline")!,
+        median: s.median,
+        min: s.min,
+        max: s.max,
+      };
+    }).filter((p) => Number.isFinite(p.median)),
+  };
+}
+
+/** Writes wordcount.{json,md,svg} from the measurements (also from a saved wordcount.json). */
+export async function renderWordcount(saved: WordcountResult, outDir: string): Promise<void> {
+  // Results saved before a run measured several sizes held one size at the top level.
+  const old = saved as unknown as Partial<WordcountSize>;
+  const data: WordcountResult = saved.sizes
+    ? saved
+    : { ...saved, sizes: [{ bytes: old.bytes!, reference: old.reference!, runs: old.runs! }] };
+  const { machine: m, reps } = data;
+  const reports = data.sizes.map((s, i) => sizeReport(s, reps, m, outDir, i === data.sizes.length - 1));
+  const md = [
+    `# Word count throughput (${data.quick ? "quick" : "full"})`,
+    "",
+    `Machine: ${machineLine(m)}.`,
+    "",
+    `Input: generated text, from a file on stdin. Engine runs: \`bin/drizzle run pipelines/wordcount.yaml --workers N --mode M --quiet --metrics F\` ` +
+    `(default batch records 50000, 2 partitions per worker). ${reps} repetitions per size, tools interleaved; ` +
+    `median (min–max); ratios paired by repetition. Wall time includes process start-up. ` +
+    `"excl. start-up": words / (last commit − first batch cut), from --metrics: the engine without process start and stop. CPU: seconds of user+system CPU, from /proc (baselines: all their processes; drizzle: driver + executors).`,
+    "",
+    "## Targets",
+    "",
+    ...reports.flatMap((r) => r.targets),
+    "",
+    ...reports.map((r) => r.md),
     "![throughput](wordcount.svg)",
   ].join("\n");
-  const points = ts.map((t) => {
-    const s = spread(ok(t.label).map((r) => r.wordsPerSec / 1e6));
-    return {
-      tool: t.label,
-      kind: t.kind === "drizzle" ? t.mode : "baseline",
-      median: s.median,
-      min: s.min,
-      max: s.max,
-    };
-  }).filter((p) => Number.isFinite(p.median));
   await renderFigure({
-    title: `Word count, ${fmt(bytes)}B on stdin (${m.cores} cores)`,
-    width: 460,
-    height: 260,
-    data: { values: points },
-    encoding: { y: { field: "tool", type: "nominal", sort: null, title: null } },
-    layer: [
-      {
-        mark: "bar",
-        encoding: {
-          x: { field: "median", type: "quantitative", title: "million words/s (median, min–max)" },
-          color: { field: "kind", type: "nominal", title: null },
+    title: `Word count on stdin (${m.cores} cores)`,
+    data: { values: reports.flatMap((r) => r.points) },
+    facet: { row: { field: "size", type: "nominal", title: null, sort: null } },
+    spec: {
+      width: 420,
+      height: 200,
+      encoding: { y: { field: "tool", type: "nominal", sort: null, title: null } },
+      layer: [
+        {
+          mark: "bar",
+          encoding: {
+            x: { field: "median", type: "quantitative", title: "million words/s (median, min–max)" },
+            color: { field: "kind", type: "nominal", title: null },
+          },
         },
-      },
-      {
-        mark: { type: "rule", color: "black" },
-        encoding: { x: { field: "min", type: "quantitative" }, x2: { field: "max" } },
-      },
-    ],
+        {
+          mark: { type: "rule", color: "black" },
+          encoding: { x: { field: "min", type: "quantitative" }, x2: { field: "max" } },
+        },
+      ],
+    },
   }, `${outDir}/wordcount`);
   writeResult(outDir, "wordcount", data, md);
 }
