@@ -205,9 +205,9 @@ async function measureSize(bytes: number, reps: number, quick: boolean): Promise
       if (!r.agrees) r.stderr = f.stderr.slice(-2000);
       runs.push(r);
       note(
-        `wordcount ${fmt(bytes)}B rep ${rep + 1}/${reps} ${t.label}: ${(f.ms / 1000).toFixed(2)} s, ${fmt(r.wordsPerSec)} words/s${
-          r.agrees ? "" : ` OUTPUT DIFFERS (exit ${f.code})`
-        }`,
+        `wordcount ${fmt(bytes)}B rep ${rep + 1}/${reps} ${t.label}: ${(f.ms / 1000).toFixed(2)} s, ${
+          fmt(r.wordsPerSec)
+        } words/s${r.agrees ? "" : ` OUTPUT DIFFERS (exit ${f.code})`}`,
       );
     }
   }

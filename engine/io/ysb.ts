@@ -5,7 +5,9 @@ import { mulberry32 as prng } from "./prng.ts";
  * The Yahoo Streaming Benchmark's input, generated deterministically: the campaigns table (100
  * campaigns of 10 ads) and ad events as JSON lines. Everything comes from a seeded PRNG, never
  * Math.random, and event i depends only on (seed, i), so any range of events can be generated
- * on its own (in chunks, or by several processes) and still matches a single run.
+ * on its own (in chunks, or by several processes) and still matches a single run. As in YSB's
+ * own generator (its real-time mode), users and pages are drawn from pools of 100 ids each,
+ * ads from the campaigns' 1000.
  *
  * @example
  * ```ts
@@ -61,6 +63,10 @@ function uuid(next: () => number): string {
 
 const campaignsBySeed = new Map<number, YsbCampaign[]>();
 
+/** How many distinct user ids and page ids the events use (YSB: `(make-ids 100)` for each). */
+export const YSB_USERS = 100;
+export const YSB_PAGES = 100;
+
 /** The 100 campaigns of 10 ads each of a seed (cached: every call returns the same data). */
 export function ysbCampaigns(seed: number): YsbCampaign[] {
   let cs = campaignsBySeed.get(seed);
@@ -76,9 +82,6 @@ export function ysbCampaigns(seed: number): YsbCampaign[] {
 }
 
 const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
-
-/** The two hex digits of every byte value, as ASCII: HEX[2b], HEX[2b + 1]. */
-const HEX = ascii(Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0")).join(""));
 
 /** The JSON text around the values of an event line, in order (JSON.stringify's output). */
 const PIECES = [
@@ -106,7 +109,9 @@ const MAX_LINE_BYTES = PIECES.reduce((n, p) => n + p.length, 0) + 3 * 36 +
 /**
  * Writes event lines as ASCII bytes, byte for byte what `JSON.stringify` of the event object
  * plus "\n" gives (every value is plain ASCII without quotes or backslashes), without building
- * the objects or strings: the generator must outrun the pipeline it feeds.
+ * the objects or strings: the generator must outrun the pipeline it feeds (in a `generate`
+ * source it runs on the executors, beside the pipeline). The helpers take the buffer and the
+ * write position and return the new position, so the loop keeps both in locals.
  */
 class EventWriter {
   buf: Uint8Array;
@@ -118,109 +123,141 @@ class EventWriter {
     this.buf = reuse && reuse.length >= size ? reuse : new Uint8Array(size);
   }
 
-  bytes(b: Uint8Array): void {
-    const buf = this.buf;
-    let at = this.at;
-    for (let k = 0; k < b.length; k++) buf[at++] = b[k];
-    this.at = at;
-  }
-
-  /** The low `digits` (even) hex digits of a 32-bit word, as hex() would. */
-  hex(word: number, digits: number): void {
-    const buf = this.buf;
-    let at = this.at;
-    for (let shift = (digits - 2) * 4; shift >= 0; shift -= 8) {
-      const b = ((word >>> shift) & 255) * 2;
-      buf[at++] = HEX[b];
-      buf[at++] = HEX[b + 1];
-    }
-    this.at = at;
-  }
-
-  /** uuid()'s text for the four words. */
-  uuid(a: number, b: number, c: number, d: number): void {
-    this.hex(a, 8);
-    this.buf[this.at++] = 45; // -
-    this.hex(b >>> 16, 4);
-    this.buf[this.at++] = 45;
-    this.hex((b & 0x0fff) | 0x4000, 4);
-    this.buf[this.at++] = 45;
-    this.hex(((c >>> 16) & 0x3fff) | 0x8000, 4);
-    this.buf[this.at++] = 45;
-    this.hex(c & 0xffff, 4);
-    this.hex(d, 8);
-  }
-
-  /** String(n) of a number. */
-  number(n: number): void {
-    if (!(n >= 0 && n <= MAX_PLAIN_TIME && Number.isInteger(n))) return this.bytes(ascii(String(n)));
-    let digits = 1;
-    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-    const buf = this.buf;
-    this.at += digits;
-    for (let at = this.at - 1; digits-- > 0; at--) {
-      const q = Math.floor(n / 10);
-      buf[at] = 48 + n - q * 10;
-      n = q;
-    }
-  }
-
   text(): string {
     // Latin-1 is ASCII here, and decodes without a UTF-8 pass.
     return Buffer.from(this.buf.buffer, this.buf.byteOffset, this.at).toString("latin1");
   }
 }
 
-const adBytesBySeed = new Map<number, Uint8Array[]>();
+function putBytes(buf: Uint8Array, at: number, b: Uint8Array): number {
+  for (let k = 0; k < b.length; k++) buf[at++] = b[k];
+  return at;
+}
 
-/** Every ad id of a seed's campaigns, in order, as ASCII (cached like the campaigns). */
-function adBytes(seed: number): Uint8Array[] {
-  let ads = adBytesBySeed.get(seed);
-  if (!ads) adBytesBySeed.set(seed, ads = ysbCampaigns(seed).flatMap((c) => c.ad_ids).map(ascii));
-  return ads;
+/** Piece `word % pieces.length` of `pieces`. */
+function putOneOf(buf: Uint8Array, at: number, pieces: Uint8Array[], word: number): number {
+  const b = pieces[word % pieces.length];
+  buf.set(b, at);
+  return at + b.length;
+}
+
+/** String(n) of a number. */
+function putNumber(buf: Uint8Array, at: number, n: number): number {
+  if (!(n >= 0 && n <= MAX_PLAIN_TIME && Number.isInteger(n))) return putBytes(buf, at, ascii(String(n)));
+  let digits = 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  const end = at + digits;
+  for (let i = end - 1; i >= at; i--) {
+    const q = Math.floor(n / 10);
+    buf[i] = 48 + n - q * 10;
+    n = q;
+  }
+  return end;
+}
+
+/** String(n) of a byte value (0..255). */
+function putByteValue(buf: Uint8Array, at: number, n: number): number {
+  if (n >= 100) buf[at++] = 48 + ((n / 100) | 0);
+  if (n >= 10) buf[at++] = 48 + (((n / 10) | 0) % 10);
+  buf[at++] = 48 + (n % 10);
+  return at;
+}
+
+/** The state of the PRNG of the event being written (see streamOf: prng's steps, inlined). */
+let state = 0;
+
+/** The next word of the event's stream (mulberry32, as prng). */
+function nextWord(): number {
+  state = (state + 0x6d2b79f5) >>> 0;
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return (t ^ (t >>> 14)) >>> 0;
+}
+
+/**
+ * The text of an event line before its time, in pieces that each join an id or a type to the
+ * JSON around it: `{"user_id":"<user>","page_id":"`, `<page>","ad_id":"`, `<ad>","ad_type":"`,
+ * `<type>","event_type":"`, `<type>","event_time":"`. Copying five ready pieces is what makes
+ * writing an event cheap.
+ */
+interface IdPools {
+  users: Uint8Array[];
+  pages: Uint8Array[];
+  ads: Uint8Array[];
+  adTypes: Uint8Array[];
+  eventTypes: Uint8Array[];
+}
+
+const poolsBySeed = new Map<number, IdPools>();
+
+/**
+ * A seed's ids as ASCII: every ad of its campaigns in order, and its user and page pools (from
+ * streams of their own, so the campaigns stay what they were). Cached like the campaigns.
+ */
+function idPools(seed: number): IdPools {
+  let pools = poolsBySeed.get(seed);
+  if (!pools) {
+    const draw = (salt: number, n: number) => {
+      const next = streamOf(seed, salt);
+      return Array.from({ length: n }, () => ascii(uuid(next)));
+    };
+    const join = (ids: Uint8Array[], before: Uint8Array, after: Uint8Array) =>
+      ids.map((id) => Uint8Array.from([...before, ...id, ...after]));
+    const none = new Uint8Array(0);
+    pools = {
+      users: join(draw(-2, YSB_USERS), PIECES[0], PIECES[1]),
+      pages: join(draw(-3, YSB_PAGES), none, PIECES[2]),
+      ads: join(ysbCampaigns(seed).flatMap((c) => c.ad_ids).map(ascii), none, PIECES[3]),
+      adTypes: join(AD_TYPE_BYTES, none, PIECES[4]),
+      eventTypes: join(EVENT_TYPE_BYTES, none, PIECES[5]),
+    };
+    poolsBySeed.set(seed, pools);
+  }
+  return pools;
 }
 
 /** Writes events `start` .. `start + count - 1` (see ysbEvents) as newline-terminated lines. */
 function writeEvents(o: YsbEventOptions, w: EventWriter): void {
   if (!(o.rate > 0)) throw new RangeError(`rate must be positive, got ${o.rate}`);
   const start = o.start ?? 0;
-  const ads = adBytes(o.seed);
+  const { users, pages, ads, adTypes, eventTypes } = idPools(o.seed);
   const seedMix = mix(o.seed >>> 0);
+  const buf = w.buf;
+  let at = w.at;
+  // Consecutive events mostly share their millisecond: its digits are written once.
+  let timeAt = -1, timeEnd = -1, lastTime = NaN;
   for (let n = 0; n < o.count; n++) {
     const i = start + n;
     // The words streamOf(seed, i) gives, drawn in the same order.
-    let state = mix(seedMix ^ Math.imul(i + 1, 0x9e3779b1));
-    const next = () => {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return (t ^ (t >>> 14)) >>> 0;
-    };
-    w.bytes(PIECES[0]);
-    w.uuid(next(), next(), next(), next());
-    w.bytes(PIECES[1]);
-    w.uuid(next(), next(), next(), next());
-    w.bytes(PIECES[2]);
-    w.bytes(ads[next() % ads.length]);
-    w.bytes(PIECES[3]);
-    w.bytes(AD_TYPE_BYTES[next() % AD_TYPE_BYTES.length]);
-    w.bytes(PIECES[4]);
-    w.bytes(EVENT_TYPE_BYTES[next() % EVENT_TYPE_BYTES.length]);
-    const ip = next();
-    const jitter = o.skew ? (next() % (2 * YSB_MAX_SKEW_MS + 1)) - YSB_MAX_SKEW_MS : 0;
-    w.bytes(PIECES[5]);
-    w.number(Math.floor(o.startTimeMs + (i * 1000) / o.rate) + jitter);
-    w.bytes(PIECES[6]);
-    w.number(ip >>> 24);
-    w.buf[w.at++] = 46; // .
-    w.number((ip >>> 16) & 255);
-    w.buf[w.at++] = 46;
-    w.number((ip >>> 8) & 255);
-    w.buf[w.at++] = 46;
-    w.number(ip & 255);
-    w.bytes(PIECES[7]);
+    state = mix(seedMix ^ Math.imul(i + 1, 0x9e3779b1));
+    at = putOneOf(buf, at, users, nextWord());
+    at = putOneOf(buf, at, pages, nextWord());
+    at = putOneOf(buf, at, ads, nextWord());
+    at = putOneOf(buf, at, adTypes, nextWord());
+    at = putOneOf(buf, at, eventTypes, nextWord());
+    const ip = nextWord();
+    const jitter = o.skew ? (nextWord() % (2 * YSB_MAX_SKEW_MS + 1)) - YSB_MAX_SKEW_MS : 0;
+    const time = Math.floor(o.startTimeMs + (i * 1000) / o.rate) + jitter;
+    if (time === lastTime) {
+      buf.copyWithin(at, timeAt, timeEnd);
+      at += timeEnd - timeAt;
+    } else {
+      timeAt = at;
+      at = timeEnd = putNumber(buf, at, time);
+      lastTime = time;
+    }
+    at = putBytes(buf, at, PIECES[6]);
+    at = putByteValue(buf, at, ip >>> 24);
+    buf[at++] = 46; // .
+    at = putByteValue(buf, at, (ip >>> 16) & 255);
+    buf[at++] = 46;
+    at = putByteValue(buf, at, (ip >>> 8) & 255);
+    buf[at++] = 46;
+    at = putByteValue(buf, at, ip & 255);
+    at = putBytes(buf, at, PIECES[7]);
   }
+  w.at = at;
 }
 
 /** Events `start` .. `start + count - 1` of a seed's stream, as JSON lines (no newline). */
