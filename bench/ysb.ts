@@ -14,6 +14,7 @@
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { feedPaced, lineStarts } from "./paced.ts";
 import { renderFigure } from "./plot.ts";
@@ -36,9 +37,14 @@ interface Setup {
 
 type Source = "stdin" | "generate";
 
+/** The generator's source, in short: a cached events file made by another generator is not reused. */
+const GENERATOR = createHash("sha256").update(readFileSync(new URL("../engine/io/ysb.ts", import.meta.url))).digest(
+  "hex",
+).slice(0, 8);
+
 /** Generates (once; cached) `events` events at `rate` per second of event time. */
 async function eventsFile(events: number, rate: number): Promise<string> {
-  const path = `${BENCH_TMP}/ysb-${events}-${rate}.jsonl`;
+  const path = `${BENCH_TMP}/ysb-${GENERATOR}-${events}-${rate}.jsonl`;
   if (existsSync(path) && statSync(path).size > 0) return path;
   const f = await run(DRIZZLE, [
     "generate",
@@ -334,7 +340,9 @@ export async function ysb(o: BenchOptions): Promise<void> {
   const rates = o.quick
     ? [50_000, 200_000]
     : [25_000, 50_000, 100_000, 200_000, 400_000, 600_000, 800_000, 1_000_000, 1_600_000];
-  const generatedRates = o.quick ? [200_000, 800_000] : [100_000, 200_000, 400_000, 800_000, 1_000_000, 1_600_000];
+  const generatedRates = o.quick
+    ? [200_000, 800_000]
+    : [100_000, 200_000, 400_000, 800_000, 1_000_000, 1_200_000, 1_600_000];
   const searchSeconds = o.quick ? 2.2 : 4 * windowMs / 1000 + 0.5;
   const modes = o.quick ? (["drizzle"] as const) : (["drizzle", "bsp"] as const);
   const search: YsbRun[] = [];
