@@ -325,6 +325,14 @@ async function once(
   };
 }
 
+/** Whether two of a rate's runs were bounded (true) or two were not (false); undefined: no two agree yet. */
+function verdict(runs: Array<{ bounded: boolean }>): boolean | undefined {
+  const ok = runs.filter((r) => r.bounded).length;
+  if (ok >= 2) return true;
+  if (runs.length - ok >= 2) return false;
+  return undefined;
+}
+
 export async function ysb(o: BenchOptions): Promise<void> {
   const m = machine();
   const windowMs = o.quick ? 1000 : 2000;
@@ -337,12 +345,8 @@ export async function ysb(o: BenchOptions): Promise<void> {
   }
   // (a) The highest sustained rate: rates go up until latency is no longer bounded, with events
   // fed on stdin (the whole path) and made by the executors (the pipeline without the driver's input).
-  const rates = o.quick
-    ? [50_000, 200_000]
-    : [25_000, 50_000, 100_000, 200_000, 400_000, 600_000, 800_000, 1_000_000, 1_600_000];
-  const generatedRates = o.quick
-    ? [200_000, 800_000]
-    : [100_000, 200_000, 400_000, 800_000, 1_000_000, 1_200_000, 1_600_000];
+  const rates = o.quick ? [50_000, 200_000] : [100_000, 200_000, 400_000, 600_000, 800_000, 1_000_000, 1_600_000];
+  const generatedRates = o.quick ? [200_000, 800_000] : [200_000, 400_000, 800_000, 1_000_000, 1_200_000, 1_600_000];
   const searchSeconds = o.quick ? 2.2 : 4 * windowMs / 1000 + 0.5;
   const modes = o.quick ? (["drizzle"] as const) : (["drizzle", "bsp"] as const);
   const search: YsbRun[] = [];
@@ -358,14 +362,23 @@ export async function ysb(o: BenchOptions): Promise<void> {
     for (const mode of modes) {
       best[mode] = 0;
       for (const rate of tried) {
-        const r = await once(s, source, mode, 100, rate, searchSeconds, 0, false);
-        search.push(r);
-        note(
-          `ysb search ${source} ${mode} ${fmt(rate)} events/s: p99 ${fmt(percentiles(r.latencies).p99)} ms, ${
-            source === "stdin" ? `backlog ${fmt(r.backlogBytes)}B` : `lag ${fmt(r.lagMs ?? NaN)} ms`
-          }, ${r.bounded ? "bounded" : "NOT bounded"}`,
-        );
-        if (!r.bounded) break;
+        // Single runs near the limit go either way on a noisy machine: a rate is run until two
+        // runs agree (quick: once).
+        const runs: YsbRun[] = [];
+        while (runs.length < (o.quick ? 1 : 3) && verdict(runs) === undefined) {
+          const r = await once(s, source, mode, 100, rate, searchSeconds, runs.length, false);
+          runs.push(r);
+          search.push(r);
+          note(
+            `ysb search ${source} ${mode} ${fmt(rate)} events/s run ${runs.length}: p99 ${
+              fmt(percentiles(r.latencies).p99)
+            } ms, ${source === "stdin" ? `backlog ${fmt(r.backlogBytes)}B` : `lag ${fmt(r.lagMs ?? NaN)} ms`}, ${
+              r.bounded ? "bounded" : "NOT bounded"
+            }`,
+          );
+          if (o.quick) break;
+        }
+        if (!(o.quick ? runs[0].bounded : verdict(runs))) break;
         best[mode] = rate;
       }
     }
@@ -475,11 +488,17 @@ export async function renderYsb(data: YsbResult, outDir: string): Promise<void> 
     percentiles(cdf.filter((r) => r.mode === mode && r.intervalMs === iv).flatMap((r) => r.latencies)).p99;
   const finalP99At = (mode: string, iv: number) =>
     percentiles(cdf.filter((r) => r.mode === mode && r.intervalMs === iv).flatMap((r) => r.finalUpdates ?? [])).p99;
-  const eventBytes = existsSync(`${BENCH_TMP}/ysb-3000-10000.jsonl`)
-    ? statSync(`${BENCH_TMP}/ysb-3000-10000.jsonl`).size / 3000
-    : 247;
-  const firstUnbounded = (mode: string) =>
-    search.find((r) => r.mode === mode && (r.source ?? "stdin") === "stdin" && !r.bounded);
+  const sample = `${BENCH_TMP}/ysb-${GENERATOR}-3000-10000.jsonl`;
+  const eventBytes = existsSync(sample) ? statSync(sample).size / 3000 : 247;
+  /** The first stdin rate of `mode` that was not sustained, and one of its unbounded runs. */
+  const firstUnbounded = (mode: string) => {
+    const runs = search.filter((r) => r.mode === mode && (r.source ?? "stdin") === "stdin");
+    for (const rate of [...new Set(runs.map((r) => r.rate))]) {
+      const at = runs.filter((r) => r.rate === rate);
+      if (!(verdict(at) ?? at[0].bounded)) return at.find((r) => !r.bounded)!;
+    }
+    return undefined;
+  };
   const suggest: string[] = [];
   for (const mode of Object.keys(sustained)) {
     const u = firstUnbounded(mode);
@@ -522,16 +541,20 @@ export async function renderYsb(data: YsbResult, outDir: string): Promise<void> 
     "",
     `Bounded = p99 window latency ≤ the window (${windowMs} ms) and the input less than 0.5 s behind at the ` +
     `end (stdin: the feeder's unsent bytes; generate: the last batch's commit after its events were due). ` +
-    `One run per rate (${searchSeconds} s).`,
+    (search.some((r) => r.rep > 0)
+      ? `Each rate is run (${searchSeconds} s) until two runs agree, and is sustained when two were bounded; ` +
+        `the search stops at the first rate that is not.`
+      : `One run per rate (${searchSeconds} s).`),
     "",
     table(
-      ["source", "mode", ">events/s", ">p50 ms", ">p99 ms", ">behind at end", "bounded"],
+      ["source", "mode", ">events/s", ">run", ">p50 ms", ">p99 ms", ">behind at end", "bounded"],
       search.map((r) => {
         const p = searchP(r);
         return [
           r.source ?? "stdin",
           r.mode,
           fmt(r.rate),
+          r.rep + 1,
           fmt(p.p50),
           fmt(p.p99),
           r.lagMs === undefined ? `${fmt(r.backlogBytes)}B` : `${fmt(r.lagMs)} ms`,

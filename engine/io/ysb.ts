@@ -164,12 +164,12 @@ function putByteValue(buf: Uint8Array, at: number, n: number): number {
 }
 
 /** The state of the PRNG of the event being written (see streamOf: prng's steps, inlined). */
-let state = 0;
+let drawState = 0;
 
 /** The next word of the event's stream (mulberry32, as prng). */
 function nextWord(): number {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
+  drawState = (drawState + 0x6d2b79f5) >>> 0;
+  let t = drawState;
   t = Math.imul(t ^ (t >>> 15), t | 1);
   t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
   return (t ^ (t >>> 14)) >>> 0;
@@ -230,7 +230,7 @@ function writeEvents(o: YsbEventOptions, w: EventWriter): void {
   for (let n = 0; n < o.count; n++) {
     const i = start + n;
     // The words streamOf(seed, i) gives, drawn in the same order.
-    state = mix(seedMix ^ Math.imul(i + 1, 0x9e3779b1));
+    drawState = mix(seedMix ^ Math.imul(i + 1, 0x9e3779b1));
     at = putOneOf(buf, at, users, nextWord());
     at = putOneOf(buf, at, pages, nextWord());
     at = putOneOf(buf, at, ads, nextWord());

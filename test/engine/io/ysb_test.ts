@@ -7,6 +7,8 @@ import {
   YSB_AD_TYPES,
   YSB_EVENT_TYPES,
   YSB_MAX_SKEW_MS,
+  YSB_PAGES,
+  YSB_USERS,
   ysbCampaigns,
   ysbCampaignsCsv,
   ysbEvents,
@@ -70,6 +72,20 @@ describe("ysbEvents", () => {
     }
     expect(seen.ad_type.size).toBe(5);
     expect(seen.event_type.size).toBe(3);
+  });
+
+  test("users and pages come from pools of YSB_USERS and YSB_PAGES ids per seed, ads from the campaigns", () => {
+    const ids = (lines: string[], k: string) => new Set(lines.map((l) => JSON.parse(l)[k] as string));
+    const lines = events({ count: 20_000 });
+    const users = ids(lines, "user_id"), pages = ids(lines, "page_id");
+    // 20 000 draws from 100: every id shows up (the chance one is missed is about 1e-85).
+    expect(users.size).toBe(YSB_USERS);
+    expect(pages.size).toBe(YSB_PAGES);
+    expect([...users].filter((u) => pages.has(u))).toEqual([]);
+    const other = events({ seed: 8, count: 2_000 });
+    expect([...ids(other, "user_id")].filter((u) => users.has(u))).toEqual([]);
+    const ads = new Set(ysbCampaigns(7).flatMap((c) => c.ad_ids));
+    expect(ids(lines, "ad_id").size).toBe(ads.size);
   });
 
   test("deterministic by seed; any range equals the same slice of one run", () => {
