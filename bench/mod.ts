@@ -19,7 +19,8 @@ import { recovery, type RecoveryResult, renderRecovery } from "./recovery.ts";
 import { writeFileSync } from "node:fs";
 import { type BenchOptions, codeFingerprint, readResult } from "./report.ts";
 import { renderWordcount, wordcount, type WordcountResult } from "./wordcount.ts";
-import { renderYsb, ysb, type YsbResult } from "./ysb.ts";
+import { ysb } from "./ysb.ts";
+import { renderYsb, type YsbResult } from "./ysb_report.ts";
 
 export type { BenchOptions } from "./report.ts";
 
