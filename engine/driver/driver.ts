@@ -29,6 +29,7 @@ import { pipelineId, readResumePoint } from "./resume.ts";
 import { Committer } from "./commit.ts";
 import { reassign, rebalance, roundRobin } from "./placement.ts";
 import { BspScheduler } from "./bsp.ts";
+import { Executors } from "./executors.ts";
 import { GroupSizeController } from "./group_size.ts";
 import { type DriverOptions, type RecoveryReport, RunError, type RunSummary } from "./types.ts";
 
@@ -72,16 +73,6 @@ interface GroupState {
   reason: string;
 }
 
-interface ExecutorState {
-  id: ExecutorId;
-  conn: Connection;
-  host: string;
-  port: number;
-  alive: boolean;
-  stopped: boolean;
-  lastSeen: number;
-}
-
 /** Everything that changes driver state arrives as one of these, handled by `handle`. */
 type DriverEvent =
   | { type: "connected"; conn: Connection }
@@ -112,11 +103,7 @@ export class Driver {
   #batchMs = 0;
   #attempt = 0;
   #listener!: Listener;
-  /** Authenticated connections by the executor id they gave, registered or not yet. */
-  #conns = new Map<number, Connection>();
-  /** Each executor's heartbeat connection (from its heartbeat thread): heartbeats only. */
-  #beats = new Map<number, Connection>();
-  #execs = new Map<number, ExecutorState>();
+  #execs = new Executors();
   #placement: Placement = [];
   #batcher!: Pick<Batcher, "start" | "stop" | "resume">;
   #writer!: SinkWriter;
@@ -157,7 +144,6 @@ export class Driver {
   /** Replacement executors started and not yet registered. */
   #joining = new Set<number>();
   #nextExecutorId = 0;
-  #lastTick = performance.now();
   /** bsp mode's stage-by-stage scheduler. */
   #bsp: BspScheduler<BatchState>;
   #registered!: () => void;
@@ -264,7 +250,7 @@ export class Driver {
       await this.#teardown();
       throw new RunError(`cannot start: ${(e as Error).message}`);
     }
-    const ids = [...this.#execs.keys()].sort((a, b) => a - b).map(executorId);
+    const ids = this.#execs.ids();
     this.#placement = roundRobin(o.plan, ids);
     this.#nextExecutorId = Math.max(...ids) + 1;
     this.#startAttempt(this.#nextBatch);
@@ -354,14 +340,13 @@ export class Driver {
   handle(ev: DriverEvent): void {
     switch (ev.type) {
       case "connected": {
-        const conn = ev.conn;
-        const from = executorId(conn.peer);
-        if (conn.channel === "heartbeat") return this.#onHeartbeatChannel(from, conn);
-        this.#conns.get(from)?.close("replaced by a new connection");
-        this.#conns.set(from, conn);
-        conn.onMessage = (m) => this.handle({ type: "message", from, m: m as ExecutorEvent });
-        conn.onClose = (reason) => this.handle({ type: "disconnected", from, reason });
-        return;
+        const from = executorId(ev.conn.peer);
+        return this.#execs.connected(
+          from,
+          ev.conn,
+          (m) => this.handle({ type: "message", from, m }),
+          (reason) => this.handle({ type: "disconnected", from, reason }),
+        );
       }
       case "message":
         return this.#onMessage(ev.from, ev.m);
@@ -383,38 +368,13 @@ export class Driver {
     }
   }
 
-  /**
-   * An executor's heartbeat connection: what arrives on it only proves the executor alive. Its
-   * loss alone is not the executor's (the main connection and missed heartbeats decide that).
-   */
-  #onHeartbeatChannel(from: ExecutorId, conn: Connection): void {
-    this.#beats.get(from)?.close();
-    this.#beats.set(from, conn);
-    conn.onMessage = (m) => {
-      const e = this.#execs.get(from);
-      if ((m as ExecutorEvent).type === "Heartbeat" && e) e.lastSeen = performance.now();
-    };
-    conn.onClose = () => {
-      if (this.#beats.get(from) === conn) this.#beats.delete(from);
-    };
-  }
-
   #onMessage(from: ExecutorId, m: ExecutorEvent): void {
+    this.#execs.heard(from);
     const e = this.#execs.get(from);
-    if (e) e.lastSeen = performance.now();
     if (m.type === "ExecutorRegistered") {
-      const conn = this.#conns.get(from);
       const joining = this.#joining.delete(from);
-      if (m.job !== this.job || !conn || (this.#phase !== "starting" && !joining)) return;
-      this.#execs.set(from, {
-        id: from,
-        conn,
-        host: m.host,
-        port: m.port,
-        alive: true,
-        stopped: false,
-        lastSeen: performance.now(),
-      });
+      if (m.job !== this.job || (this.#phase !== "starting" && !joining)) return;
+      if (!this.#execs.register(from, m.host, m.port)) return;
       log.debug(`executor ${from} registered (pid ${m.pid}, shuffle ${m.host}:${m.port})`);
       if (joining) return this.#join(from);
       if (this.#execs.size === this.#o.workers) this.#registered();
@@ -479,7 +439,7 @@ export class Driver {
       case "ExecutorStopped": {
         this.#countRejects(m.rejected);
         e.stopped = true;
-        if ([...this.#execs.values()].every((x) => x.stopped || !x.alive)) this.#allStopped?.();
+        if (this.#execs.allStopped()) this.#allStopped?.();
         return;
       }
     }
@@ -507,21 +467,12 @@ export class Driver {
   }
 
   #alive(): ExecutorId[] {
-    return [...this.#execs.values()].filter((e) => e.alive).map((e) => e.id).sort((a, b) => a - b);
-  }
-
-  /** Where every live executor listens for its peers. */
-  #peers(): PeerAddress[] {
-    return [...this.#execs.values()].filter((e) => e.alive).map((e) => ({
-      executor: e.id,
-      host: e.host,
-      port: e.port,
-    }));
+    return this.#execs.alive();
   }
 
   /** Starts (or restarts, after a global rollback) the job on every live executor. */
   #startAttempt(from: number): void {
-    const peers = this.#peers();
+    const peers = this.#execs.peers();
     for (const id of this.#alive()) this.#sendStartJob(id, from, peers);
   }
 
@@ -785,28 +736,14 @@ export class Driver {
 
   #checkHeartbeats(): void {
     if (this.#phase !== "running") return;
-    const now = performance.now();
-    const stalled = now - this.#lastTick > this.#o.heartbeatTimeoutMs / 2;
-    this.#lastTick = now;
-    if (stalled) {
-      // This loop itself was held up: messages may be waiting unread; judge nobody this time.
-      for (const e of this.#execs.values()) e.lastSeen = Math.max(e.lastSeen, now - this.#o.heartbeatMs);
-      return;
-    }
-    for (const e of this.#execs.values()) {
-      if (e.alive && now - e.lastSeen > this.#o.heartbeatTimeoutMs) {
-        this.#lost(e.id, `no heartbeat for ${Math.round(now - e.lastSeen)}ms`);
-      }
+    for (const { id, ms } of this.#execs.silent(this.#o.heartbeatTimeoutMs, this.#o.heartbeatMs)) {
+      this.#lost(id, `no heartbeat for ${ms}ms`);
     }
   }
 
   /** An executor is gone (or silent): fence it off, then recover on the others. */
   #lost(id: ExecutorId, reason: string): void {
-    const e = this.#execs.get(id);
-    if (!e || !e.alive || e.stopped || this.#phase !== "running") return;
-    e.alive = false;
-    e.conn.close();
-    this.#beats.get(id)?.close();
+    if (this.#phase !== "running" || !this.#execs.fence(id)) return;
     void this.#o.launcher.kill?.(id);
     const alive = this.#alive();
     log.warn(`lost executor ${id} (${reason}); recovering on ${alive.length} executor(s)`);
@@ -852,7 +789,7 @@ export class Driver {
     const old = this.#placement;
     this.#placement = rebalance(old, id, this.#alive());
     const moved = (s: number, p: number) => old[s][p] !== this.#placement[s][p];
-    const peers = this.#peers();
+    const peers = this.#execs.peers();
     this.#sendStartJob(id, from, peers);
     const g = this.#group;
     if (g && g.first + g.count - 1 >= from) {
@@ -895,7 +832,7 @@ export class Driver {
     const old = this.#placement;
     this.#placement = reassign(old, lost, this.#alive());
     const moved = (s: number, p: number) => old[s][p] === lost;
-    const peers = this.#peers();
+    const peers = this.#execs.peers();
     for (const id of this.#alive()) {
       this.#send(id, {
         type: "Recover",
@@ -988,17 +925,13 @@ export class Driver {
     if (this.#phase === "done") return;
     this.#phase = "done";
     if (this.#ticker) clearInterval(this.#ticker);
-    for (const e of this.#execs.values()) e.conn.close();
-    for (const c of this.#conns.values()) c.close();
-    for (const c of this.#beats.values()) c.close();
+    this.#execs.closeAll();
     await this.#o.launcher.stop().catch((e) => log.warn(`stopping executors: ${(e as Error).message}`));
     await this.#listener?.close();
   }
 
   #send(to: ExecutorId, m: DriverCommand): void {
-    const e = this.#execs.get(to);
-    if (!e || !e.alive) return;
-    e.conn.send(m);
+    this.#execs.send(to, m);
   }
 }
 
