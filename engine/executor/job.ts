@@ -15,6 +15,7 @@ import type {
   SinkPart,
   StartJob,
 } from "../wire/mod.ts";
+import { KeptOutputs, Outbox, type Output, type Targets } from "./map_outputs.ts";
 import { bitSet, LocalScheduler } from "./scheduler.ts";
 import { StageRunner, type TaskInput, type TaskOutput } from "./task.ts";
 
@@ -51,27 +52,10 @@ const NO_BYTES = new Uint8Array(0);
 
 const gathering = (): Gathered => ({ source: null, blocks: [], time: 0, maxTime: null });
 
-/** A map task's output, kept for fetches (bsp) and re-sending (recovery). */
-interface Output {
-  stage: number;
-  from: number;
-  blocks: unknown[][];
-  /** Every block is empty. */
-  empty: boolean;
-  final: boolean;
-  time: number;
-  maxTime: number | null;
-}
-
-/** Where a stage's reduce partitions are: each executor and the partitions it owns. */
-type Targets = Array<{ executor: ExecutorId; partitions: number[] }>;
-
 /** How long a burst of task runs may hold the event loop before letting I/O in. */
 const SLICE_MS = 10;
 
 const laneKey = (s: number, p: number) => `${s}:${p}`;
-/** Kept map outputs are keyed by one number per (stage, partition). */
-const outputKey = (s: number, p: number) => s * 2 ** 20 + p;
 
 /**
  * One attempt of a job on this executor: its plan, the tasks it owns, its keyed state and the
@@ -96,15 +80,15 @@ export class JobRun {
   /** Per stage, the output of an idle task. */
   #noOutput: TaskOutput[] = [];
   /** drizzle: map output not yet sent, by destination executor; sent after each burst of tasks. */
-  #outbox = new Map<ExecutorId, ShuffleOutput[]>();
+  #outbox = new Outbox();
   /** Groups announced by RunGroup: first batch -> last batch. */
   #groups = new Map<number, { first: number; last: number }>();
   /** Last batch of each group, for snapshots at group ends. */
   #groupEnds = new Set<number>();
   /** Highest batch any RunGroup covered. */
   #lastAnnounced = -1;
-  /** Map outputs kept until a checkpoint covers their batch: batch -> outputKey -> output. */
-  #outputs = new Map<number, Map<number, Output>>();
+  /** Map outputs kept until a checkpoint covers their batch (bsp fetches, recovery). */
+  #outputs = new KeptOutputs();
   /** bsp: reduce tasks waiting for map output locations, by "batch:stage". */
   #awaitingLocations = new Map<string, number[]>();
   /** Rejections per task not yet reported: "batch:stage:partition" -> per step counts. */
@@ -145,7 +129,7 @@ export class JobRun {
     switch (m.type) {
       case "RunGroup":
         this.#setPlacement(m.placement);
-        this.#release(m.releaseBefore);
+        this.#outputs.release(m.releaseBefore);
         this.#runGroup(m.group, m.first, m.count);
         break;
       case "InputChunk":
@@ -154,7 +138,7 @@ export class JobRun {
         this.#pump();
         break;
       case "LaunchTask":
-        this.#release(m.releaseBefore);
+        this.#outputs.release(m.releaseBefore);
         this.#launch(m.batch, m.stage, m.partition, m.final);
         break;
       case "MapOutputs":
@@ -290,11 +274,7 @@ export class JobRun {
 
   /** bsp: the kept output of map stage `stage` of a batch for the given reduce partitions. */
   #serveFetch(batch: number, stage: number, partitions: number[]): ShuffleOutput[] {
-    const outputs: ShuffleOutput[] = [];
-    for (const out of this.#outputs.get(batch)?.values() ?? []) {
-      if (out.stage === stage) addOutput(outputs, batch, out, partitions);
-    }
-    return outputs;
+    return this.#outputs.serve(batch, stage, partitions);
   }
 
   /**
@@ -333,7 +313,7 @@ export class JobRun {
 
   /** Something to do after the current event: ready tasks, or output to send. */
   get #busy(): boolean {
-    return this.#sched.hasReady || this.#outbox.size > 0 || this.#sinkParts.length > 0 || this.#sinkEmpty.size > 0;
+    return this.#sched.hasReady || !this.#outbox.empty || this.#sinkParts.length > 0 || this.#sinkEmpty.size > 0;
   }
 
   #pump(): void {
@@ -414,8 +394,8 @@ export class JobRun {
         time,
         maxTime: out.maxTime,
       };
-      this.#keep(batch, kept);
-      if (this.mode === "drizzle") this.#push(batch, kept, null);
+      this.#outputs.keep(batch, kept);
+      if (this.mode === "drizzle") this.#outbox.add(this.#targets[kept.stage + 1], batch, kept, null);
     }
     if (this.mode === "bsp") {
       const { job } = this.#ports;
@@ -533,37 +513,11 @@ export class JobRun {
     }
   }
 
-  /** Keeps a map task's output until a checkpoint covers its batch (bsp fetches, recovery). */
-  #keep(batch: number, out: Output): void {
-    let m = this.#outputs.get(batch);
-    if (!m) this.#outputs.set(batch, m = new Map());
-    m.set(outputKey(out.stage, out.from), out);
-  }
-
-  #release(before: number): void {
-    for (const b of this.#outputs.keys()) if (b < before) this.#outputs.delete(b);
-  }
-
-  /**
-   * drizzle: queues a map task's output for the executors owning its reduce partitions (with
-   * `only`, just for those partitions: re-sending after a recovery). `#flush` sends it.
-   */
-  #push(batch: number, out: Output, only: Set<number> | null): void {
-    for (const t of this.#targets[out.stage + 1]) {
-      const partitions = only ? t.partitions.filter((p) => only.has(p)) : t.partitions;
-      if (partitions.length === 0) continue;
-      let list = this.#outbox.get(t.executor);
-      if (!list) this.#outbox.set(t.executor, list = []);
-      addOutput(list, batch, out, partitions);
-    }
-  }
-
   /** Sends the queued map output: one message per executor; this executor's own is delivered here. */
   #flush(): void {
-    if (this.#outbox.size === 0) return;
+    if (this.#outbox.empty) return;
     const t0 = performance.now();
-    const box = this.#outbox;
-    this.#outbox = new Map();
+    const box = this.#outbox.take();
     let local: ShuffleOutput[] | undefined;
     for (const [e, outputs] of box) {
       if (e === this.#ports.id) local = outputs;
@@ -607,11 +561,9 @@ export class JobRun {
       this.#sched.startLane(s, p, m.from);
       this.#sched.expectThrough(s, p, this.#lastAnnounced, this.#neededFor(s));
     });
-    for (const [batch, outs] of this.#outputs) {
-      if (batch < m.from) continue;
-      for (const out of outs.values()) {
-        if (moved[out.stage + 1]?.size) this.#push(batch, out, moved[out.stage + 1]);
-      }
+    for (const [batch, out] of this.#outputs.since(m.from)) {
+      const only = moved[out.stage + 1];
+      if (only?.size) this.#outbox.add(this.#targets[out.stage + 1], batch, out, only);
     }
     this.#flush();
     this.#checkGroups();
@@ -629,39 +581,6 @@ function idle(stage: StagePlan, input: TaskInput, final: boolean): boolean {
   if (final || stage.window !== undefined) return false;
   if (input.kind === "source") return input.data.length === 0 && input.gen === undefined;
   return input.blocks.length === 0;
-}
-
-/**
- * Adds map task `out.from`'s output for `partitions` to a list of outputs: into the last entry
- * when that one is for the same batch, stage and partitions and agrees on the batch facts.
- */
-function addOutput(list: ShuffleOutput[], batch: number, out: Output, partitions: number[]): void {
-  const last = list[list.length - 1];
-  let o: ShuffleOutput;
-  if (
-    last !== undefined && last.batch === batch && last.stage === out.stage + 1 && last.partitions === partitions &&
-    last.final === out.final && last.time === out.time && last.maxTime === out.maxTime
-  ) {
-    o = last;
-  } else {
-    o = {
-      batch,
-      stage: out.stage + 1,
-      froms: [],
-      partitions,
-      final: out.final,
-      time: out.time,
-      maxTime: out.maxTime,
-      blocks: [],
-    };
-    list.push(o);
-  }
-  o.froms.push(out.from);
-  if (out.empty) return;
-  for (const p of partitions) {
-    const records = out.blocks[p];
-    if (records.length > 0) o.blocks.push({ from: out.from, partition: p, records });
-  }
 }
 
 /** The batch facts a reduce task takes from each upstream task: the latest times. */
