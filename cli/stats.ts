@@ -1,12 +1,12 @@
-import * as hdr from "hdr-histogram-js";
 import type { BatchMetrics, DriverObserver, GroupMetrics } from "../engine/driver/mod.ts";
+import { Histogram } from "./histogram.ts";
 
 /** Latencies are recorded in microseconds: 3 significant digits from 1 µs up to an hour. */
 const MICROS_PER_MS = 1000;
 
 /**
  * What a run has done so far, from the driver's observer: counts, the current group size,
- * recent throughput, and batch latencies in an HDR histogram (exact to 3 significant digits
+ * recent throughput, and batch latencies in a histogram (exact to 3 significant digits
  * in constant memory, however long the run), for the status line and the summary.
  */
 export class RunStats implements DriverObserver {
@@ -16,11 +16,7 @@ export class RunStats implements DriverObserver {
   recordsOut = 0;
   /** Size of the group the last committed batch belonged to (1 in bsp mode). */
   groupSize = 0;
-  readonly #latency = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 3600 * 1000 * MICROS_PER_MS,
-    numberOfSignificantValueDigits: 3,
-  });
+  readonly #latency = new Histogram(3600 * 1000 * MICROS_PER_MS);
   /** Commits inside the rate window, oldest first. */
   #recent: { at: number; in: number; out: number }[] = [];
   readonly #started: number;
@@ -38,7 +34,7 @@ export class RunStats implements DriverObserver {
     this.recordsIn += m.recordsIn;
     this.recordsOut += m.recordsOut;
     this.groupSize = m.groupSize;
-    this.#latency.recordValue(Math.max(1, Math.round(m.latencyMs * MICROS_PER_MS)));
+    this.#latency.record(Math.max(1, Math.round(m.latencyMs * MICROS_PER_MS)));
     this.#recent.push({ at: this.now(), in: m.recordsIn, out: m.recordsOut });
   }
 
@@ -49,8 +45,7 @@ export class RunStats implements DriverObserver {
   /** Batch latency (cut to commit) at percentile q (0-100), in ms; 0 before any batch. */
   latencyMs(q: number): number {
     if (this.#latency.totalCount === 0) return 0;
-    // The histogram answers with the top of a bucket, which can lie just above the maximum.
-    return Math.min(this.#latency.getValueAtPercentile(q), this.#latency.maxValue) / MICROS_PER_MS;
+    return this.#latency.valueAtPercentile(q) / MICROS_PER_MS;
   }
 
   get maxLatencyMs(): number {
