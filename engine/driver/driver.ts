@@ -31,6 +31,7 @@ import { reassign, rebalance, roundRobin } from "./placement.ts";
 import { BspScheduler } from "./bsp.ts";
 import { Executors } from "./executors.ts";
 import { GroupSizeController } from "./group_size.ts";
+import { GroupScheduler } from "./groups.ts";
 import { type DriverOptions, type RecoveryReport, RunError, type RunSummary } from "./types.ts";
 
 export * from "./types.ts";
@@ -60,19 +61,6 @@ interface BatchState {
   gen?: GeneratedRange;
 }
 
-interface GroupState {
-  id: number;
-  first: number;
-  count: number;
-  waiting: Set<number>;
-  computeMs: number;
-  shuffleMs: number;
-  /** Executors' coordination ms for this group. */
-  coordMs: number;
-  scheduleMs: number;
-  reason: string;
-}
-
 /** Everything that changes driver state arrives as one of these, handled by `handle`. */
 type DriverEvent =
   | { type: "connected"; conn: Connection }
@@ -94,9 +82,6 @@ export class Driver {
   readonly job: JobId = jobId(randomBytes(6).toString("hex"));
   readonly #secret = newSecret();
   readonly #o: Required<DriverOptions>;
-  /** The group size now (fixed, or the controller's latest decision). */
-  #groupSize: number;
-  #controller: GroupSizeController | null = null;
   /** Driver-side coordination ms (checkpoint handling) not yet charged to a group. */
   #coordMs = 0;
   #lastCommitAt = 0;
@@ -114,9 +99,8 @@ export class Driver {
   #batches = new Map<number, BatchState>();
   #nextBatch = 0;
   #retainedBytes = 0;
-  #group: GroupState | null = null;
-  #groups = new Map<number, GroupState>();
-  #groupsSent = 0;
+  /** drizzle mode's group scheduler (in bsp mode only its size, 1, is read). */
+  #groups: GroupScheduler<BatchState>;
   #rejects = new Rejects();
   /** Tasks whose rejections were counted: a task re-run after a recovery is counted once. */
   #rejectsSeen = new Set<string>();
@@ -172,15 +156,6 @@ export class Driver {
       // An option given as undefined keeps its default.
       ...(Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as DriverOptions),
     };
-    if (opts.mode === "bsp") this.#groupSize = 1;
-    else if (opts.groupSize === "auto") {
-      this.#controller = new GroupSizeController({
-        maxOverhead: this.#o.maxOverhead,
-        maxGroupTimeMs: this.#o.maxGroupTimeMs,
-        maxGroupSize: 1000,
-      });
-      this.#groupSize = this.#controller.size;
-    } else this.#groupSize = Math.max(1, opts.groupSize);
     const lanes: Array<[number, number]> = [];
     for (const s of opts.plan.stages) {
       if (isStateful(s)) {
@@ -203,6 +178,34 @@ export class Driver {
       sendInput: (b) => this.#sendInput(b, null),
       restartForJoin: () => this.#recoverGlobal(this.#ckpt.latest.batch + 1),
     });
+    const auto = opts.mode === "drizzle" && opts.groupSize === "auto";
+    this.#groups = new GroupScheduler<BatchState>(
+      {
+        ckpt: this.#ckpt,
+        placement: () => this.#placement,
+        alive: () => this.#alive(),
+        schedule: (to, m) => {
+          this.#send(to, { ...m, job: this.job, attempt: this.#attempt } as DriverCommand);
+          this.#scheduleMessages++;
+        },
+        sendInput: (b) => this.#sendInput(b, null),
+        batchMs: () => this.#batchMs || this.#o.intervalMs,
+        takeCoordinationMs: () => {
+          const ms = this.#coordMs;
+          this.#coordMs = 0;
+          return ms;
+        },
+        onGroup: (m) => this.#o.observer.group?.(m),
+      },
+      opts.mode === "bsp" || opts.groupSize === "auto" ? 1 : opts.groupSize,
+      auto
+        ? new GroupSizeController({
+          maxOverhead: this.#o.maxOverhead,
+          maxGroupTimeMs: this.#o.maxGroupTimeMs,
+          maxGroupSize: 1000,
+        })
+        : null,
+    );
   }
 
   /** Runs the job to the end of its input. Rejects with RunError when it cannot finish. */
@@ -409,7 +412,7 @@ export class Driver {
       }
       case "GroupCompleted":
         this.#countRejects(m.rejected);
-        return this.#groupCompleted(from, m.group, m.last, m.timings);
+        return this.#groups.completed(from, m.group, m.last, m.timings);
       case "TaskFinished":
         this.#countRejects(m.rejected);
         return this.#bsp.taskFinished(m.executor, m.stage, m.partition, m.batch);
@@ -499,7 +502,7 @@ export class Driver {
    * their output in front of the sink, as much as the whole input buffer, while input is read on.
    */
   #hasRoom(): boolean {
-    const maxBatches = Math.max(4, 2 * this.#groupSize + 2);
+    const maxBatches = Math.max(4, 2 * this.#groups.size + 2);
     const unwritten = this.#nextBatch - this.#written;
     return unwritten < maxBatches && this.#retainedBytes < this.#o.maxBufferBytes;
   }
@@ -543,69 +546,12 @@ export class Driver {
       }
     }
     if (this.#o.mode === "drizzle") {
-      this.#drizzleDispatch(b);
+      this.#groups.dispatch(b);
       b.dispatchedAt = performance.now();
       b.scheduleMs = b.dispatchedAt - now;
-      if (!b.final && this.#bufferFull()) this.#endGroupEarly();
+      if (!b.final && this.#bufferFull()) this.#groups.endEarly(this.#nextBatch - 1);
     } else {
       this.#bsp.enqueue(b);
-    }
-  }
-
-  /** drizzle: one RunGroup per executor at each group start, then only input data. */
-  #drizzleDispatch(b: BatchState): void {
-    const g = this.#group;
-    if (!g || b.id >= g.first + g.count) {
-      const t0 = performance.now();
-      const decision = this.#controller?.decide() ?? { size: this.#groupSize, reason: "fixed (--group-size)" };
-      this.#groupSize = decision.size;
-      const group: GroupState = {
-        id: this.#groupsSent++,
-        first: b.id,
-        count: decision.size,
-        waiting: new Set(this.#alive()),
-        computeMs: 0,
-        shuffleMs: 0,
-        coordMs: 0,
-        scheduleMs: 0,
-        reason: decision.reason,
-      };
-      this.#group = group;
-      this.#groups.set(group.id, group);
-      this.#ckpt.expect(group.first + group.count - 1);
-      for (const id of this.#alive()) {
-        this.#send(id, {
-          type: "RunGroup",
-          job: this.job,
-          attempt: this.#attempt,
-          group: group.id,
-          first: group.first,
-          count: group.count,
-          placement: this.#placement,
-          releaseBefore: this.#ckpt.latest.batch + 1,
-        });
-        this.#scheduleMessages++;
-      }
-      group.scheduleMs = performance.now() - t0;
-    }
-    b.group = this.#group!.id;
-    this.#sendInput(b, null);
-  }
-
-  /**
-   * The buffer is full before the group's end was cut: only a checkpoint frees input, and
-   * checkpoints are at group ends, so the group ends here (else the run would wait forever).
-   */
-  #endGroupEarly(): void {
-    const g = this.#group;
-    const last = this.#nextBatch - 1;
-    if (!g || last >= g.first + g.count - 1) return;
-    this.#ckpt.cancel(g.first + g.count - 1);
-    g.count = last - g.first + 1;
-    this.#ckpt.expect(last);
-    for (const id of this.#alive()) {
-      this.#send(id, { type: "EndGroup", job: this.job, attempt: this.#attempt, group: g.id, last });
-      this.#scheduleMessages++;
     }
   }
 
@@ -641,37 +587,6 @@ export class Driver {
     for (const [to, m] of messages) this.#send(to, m);
   }
 
-  #groupCompleted(
-    from: ExecutorId,
-    group: number,
-    last: number,
-    t: { compute: number; shuffle: number; coord: number },
-  ): void {
-    const g = this.#groups.get(group);
-    if (!g) return;
-    g.computeMs += t.compute;
-    g.shuffleMs += t.shuffle;
-    g.coordMs = Math.max(g.coordMs, t.coord);
-    g.waiting.delete(from);
-    if (g.waiting.size > 0) return;
-    this.#groups.delete(g.id);
-    // Executors coordinate in parallel: the slowest one's share counts, plus the driver's.
-    const coordinationMs = g.scheduleMs + g.coordMs + this.#coordMs;
-    this.#coordMs = 0;
-    this.#controller?.observe(coordinationMs, this.#batchMs || this.#o.intervalMs);
-    this.#o.observer.group?.({
-      group: g.id,
-      first: g.first,
-      size: Math.min(g.count, last - g.first + 1),
-      executors: this.#alive().length,
-      computeMs: g.computeMs,
-      shuffleMs: g.shuffleMs,
-      scheduleMs: g.scheduleMs,
-      coordinationMs,
-      reason: g.reason,
-    });
-  }
-
   #onCommitted(id: number, recordsOut: number, bytesOut: number): void {
     const b = this.#batches.get(id);
     if (!b) return;
@@ -691,7 +606,7 @@ export class Driver {
     this.#o.observer.batch?.({
       batch: b.id,
       group: b.group,
-      groupSize: this.#groupSize,
+      groupSize: this.#groups.size,
       recordsIn: b.records,
       recordsOut,
       bytesIn: b.bytes,
@@ -752,7 +667,7 @@ export class Driver {
       this.#fail(new RunError(`every executor is gone (the last, ${id}: ${reason})`));
       return;
     }
-    for (const g of this.#groups.values()) g.waiting.delete(id);
+    this.#groups.forget(id);
     const partial = this.#o.mode === "drizzle" && this.#o.recovery === "partial";
     const from = this.#ckpt.latest.batch + 1;
     this.#recoveries.push({
@@ -791,7 +706,7 @@ export class Driver {
     const moved = (s: number, p: number) => old[s][p] !== this.#placement[s][p];
     const peers = this.#execs.peers();
     this.#sendStartJob(id, from, peers);
-    const g = this.#group;
+    const g = this.#groups.current;
     if (g && g.first + g.count - 1 >= from) {
       this.#send(id, {
         type: "RunGroup",
@@ -857,12 +772,11 @@ export class Driver {
     this.#attempt++;
     this.#placement = roundRobin(this.#o.plan, this.#alive());
     this.#ckpt.resetPending();
-    this.#groups.clear();
-    this.#group = null;
+    this.#groups.reset();
     this.#startAttempt(from);
     const replay = [...this.#batches.values()].filter((b) => b.id >= from).sort((x, y) => x.id - y.id);
     if (this.#o.mode === "drizzle") {
-      for (const b of replay) this.#drizzleDispatch(b);
+      for (const b of replay) this.#groups.dispatch(b);
     } else {
       this.#bsp.replay(replay);
     }
@@ -893,7 +807,7 @@ export class Driver {
   #summary(): RunSummary {
     return {
       batches: this.#nextBatch,
-      groups: this.#groupsSent,
+      groups: this.#groups.sent,
       recordsIn: this.#recordsIn,
       recordsOut: this.#committer?.recordsOut ?? 0,
       rejected: this.#rejects.byStep,
