@@ -178,7 +178,6 @@ export class Driver {
       sendInput: (b) => this.#sendInput(b, null),
       restartForJoin: () => this.#recoverGlobal(this.#ckpt.latest.batch + 1),
     });
-    const auto = opts.mode === "drizzle" && opts.groupSize === "auto";
     this.#groups = new GroupScheduler<BatchState>(
       {
         ckpt: this.#ckpt,
@@ -197,14 +196,13 @@ export class Driver {
         },
         onGroup: (m) => this.#o.observer.group?.(m),
       },
-      opts.mode === "bsp" || opts.groupSize === "auto" ? 1 : opts.groupSize,
-      auto
+      opts.mode === "bsp" ? 1 : opts.groupSize === "auto"
         ? new GroupSizeController({
           maxOverhead: this.#o.maxOverhead,
           maxGroupTimeMs: this.#o.maxGroupTimeMs,
           maxGroupSize: 1000,
         })
-        : null,
+        : opts.groupSize,
     );
   }
 

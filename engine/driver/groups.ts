@@ -53,9 +53,14 @@ export class GroupScheduler<B extends GroupBatch> {
   #open = new Map<number, GroupState>();
   #sent = 0;
   #size: number;
+  readonly #host: GroupHost<B>;
+  readonly #controller: GroupSizeController | null;
 
-  constructor(readonly host: GroupHost<B>, fixedSize: number, readonly controller: GroupSizeController | null) {
-    this.#size = controller ? controller.size : Math.max(1, fixedSize);
+  /** `size`: a fixed group size, or the controller that decides it at every group start. */
+  constructor(host: GroupHost<B>, size: number | GroupSizeController) {
+    this.#host = host;
+    this.#controller = typeof size === "number" ? null : size;
+    this.#size = typeof size === "number" ? Math.max(1, size) : size.size;
   }
 
   /** The group size now (fixed, or the controller's latest decision). */
@@ -78,18 +83,18 @@ export class GroupScheduler<B extends GroupBatch> {
     const g = this.#current;
     if (!g || b.id >= g.first + g.count) this.#start(b.id);
     b.group = this.#current!.id;
-    this.host.sendInput(b);
+    this.#host.sendInput(b);
   }
 
   #start(first: number): void {
     const t0 = performance.now();
-    const decision = this.controller?.decide() ?? { size: this.#size, reason: "fixed (--group-size)" };
+    const decision = this.#controller?.decide() ?? { size: this.#size, reason: "fixed (--group-size)" };
     this.#size = decision.size;
     const group: GroupState = {
       id: this.#sent++,
       first,
       count: decision.size,
-      waiting: new Set(this.host.alive()),
+      waiting: new Set(this.#host.alive()),
       computeMs: 0,
       shuffleMs: 0,
       coordMs: 0,
@@ -98,15 +103,15 @@ export class GroupScheduler<B extends GroupBatch> {
     };
     this.#current = group;
     this.#open.set(group.id, group);
-    const { ckpt } = this.host;
+    const { ckpt } = this.#host;
     ckpt.expect(group.first + group.count - 1);
-    for (const id of this.host.alive()) {
-      this.host.schedule(id, {
+    for (const id of this.#host.alive()) {
+      this.#host.schedule(id, {
         type: "RunGroup",
         group: group.id,
         first: group.first,
         count: group.count,
-        placement: this.host.placement(),
+        placement: this.#host.placement(),
         releaseBefore: ckpt.latest.batch + 1,
       });
     }
@@ -121,10 +126,10 @@ export class GroupScheduler<B extends GroupBatch> {
   endEarly(last: number): void {
     const g = this.#current;
     if (!g || last >= g.first + g.count - 1) return;
-    this.host.ckpt.cancel(g.first + g.count - 1);
+    this.#host.ckpt.cancel(g.first + g.count - 1);
     g.count = last - g.first + 1;
-    this.host.ckpt.expect(last);
-    for (const id of this.host.alive()) this.host.schedule(id, { type: "EndGroup", group: g.id, last });
+    this.#host.ckpt.expect(last);
+    for (const id of this.#host.alive()) this.#host.schedule(id, { type: "EndGroup", group: g.id, last });
   }
 
   /**
@@ -146,13 +151,13 @@ export class GroupScheduler<B extends GroupBatch> {
     if (g.waiting.size > 0) return;
     this.#open.delete(g.id);
     // Executors coordinate in parallel: the slowest one's share counts, plus the driver's.
-    const coordinationMs = g.scheduleMs + g.coordMs + this.host.takeCoordinationMs();
-    this.controller?.observe(coordinationMs, this.host.batchMs());
-    this.host.onGroup?.({
+    const coordinationMs = g.scheduleMs + g.coordMs + this.#host.takeCoordinationMs();
+    this.#controller?.observe(coordinationMs, this.#host.batchMs());
+    this.#host.onGroup?.({
       group: g.id,
       first: g.first,
       size: Math.min(g.count, last - g.first + 1),
-      executors: this.host.alive().length,
+      executors: this.#host.alive().length,
       computeMs: g.computeMs,
       shuffleMs: g.shuffleMs,
       scheduleMs: g.scheduleMs,

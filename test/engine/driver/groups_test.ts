@@ -9,10 +9,12 @@ const E0 = executorId(0);
 const E1 = executorId(1);
 
 /** A scheduler over two executors, with what it sent, the input it forwarded and its reports. */
-function setup(size: number, controller: GroupSizeController | null = null) {
+function setup(size: number | GroupSizeController) {
   const ckpt = new CheckpointTracker([]);
   const sent: Array<{ to: ExecutorId; m: Partial<DriverCommand> }> = [];
   const inputs: number[] = [];
+  /** Commands and input in the order they went out: "RunGroup@0", "input 0", ... */
+  const order: string[] = [];
   const reports: GroupMetrics[] = [];
   let alive = [E0, E1];
   let coordination = 0;
@@ -21,8 +23,14 @@ function setup(size: number, controller: GroupSizeController | null = null) {
       ckpt,
       placement: () => [[E0, E1]],
       alive: () => alive,
-      schedule: (to, m) => sent.push({ to, m: m as Partial<DriverCommand> }),
-      sendInput: (b) => inputs.push(b.id),
+      schedule: (to, m) => {
+        sent.push({ to, m: m as Partial<DriverCommand> });
+        order.push(`${m.type}@${to}`);
+      },
+      sendInput: (b) => {
+        inputs.push(b.id);
+        order.push(`input ${b.id}`);
+      },
       batchMs: () => 10,
       takeCoordinationMs: () => {
         const ms = coordination;
@@ -32,7 +40,6 @@ function setup(size: number, controller: GroupSizeController | null = null) {
       onGroup: (m) => reports.push(m),
     },
     size,
-    controller,
   );
   const batch = (id: number): GroupBatch => ({ id, group: -1 });
   return {
@@ -40,6 +47,7 @@ function setup(size: number, controller: GroupSizeController | null = null) {
     ckpt,
     sent,
     inputs,
+    order,
     reports,
     batch,
     kill: (id: ExecutorId) => (alive = alive.filter((a) => a !== id)),
@@ -51,7 +59,7 @@ const timings = { compute: 5, shuffle: 1, coord: 0.5 };
 
 describe("GroupScheduler", () => {
   test("one RunGroup per executor covers G batches; the others are only their input", () => {
-    const { s, sent, inputs, batch } = setup(3);
+    const { s, ckpt, sent, inputs, order, batch } = setup(3);
     const batches = [0, 1, 2, 3, 4, 5, 6].map(batch);
     for (const b of batches) s.dispatch(b);
     const runGroups = sent.filter((x) => x.m.type === "RunGroup");
@@ -66,6 +74,17 @@ describe("GroupScheduler", () => {
     expect(batches.map((b) => b.group)).toEqual([0, 0, 0, 1, 1, 1, 2]);
     expect(inputs).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(s.sent).toBe(3);
+    // A group's commands go out before its first batch's input.
+    expect(order.slice(0, 5)).toEqual(["RunGroup@0", "RunGroup@1", "input 0", "input 1", "input 2"]);
+    const first = runGroups[0].m as { placement: unknown; releaseBefore: number };
+    expect(first.placement).toEqual([[E0, E1]]);
+    expect(first.releaseBefore).toBe(0);
+    // Every group's last batch is a checkpoint: batches 2 and 5 (and 8, not yet cut).
+    expect(ckpt.advance(4)!.batch).toBe(2);
+    expect(ckpt.advance(9)!.batch).toBe(8);
+    s.dispatch(batch(9));
+    // Map outputs before the newest checkpoint can go.
+    expect((sent[sent.length - 1].m as { releaseBefore: number }).releaseBefore).toBe(9);
   });
 
   test("a group's last batch is a checkpoint; ending early moves it to the newest batch", () => {
@@ -102,6 +121,11 @@ describe("GroupScheduler", () => {
     // Reported once: a late duplicate changes nothing.
     s.completed(E1, 0, 1, timings);
     expect(reports.length).toBe(1);
+    // A group that ended at the end of input is reported with the batches it really had.
+    s.dispatch(batch(2));
+    s.completed(E0, 1, 2, timings);
+    s.completed(E1, 1, 2, timings);
+    expect(reports[1].size).toBe(1);
   });
 
   test("a lost executor is not waited for; a reset starts the next batch in a new group", () => {
@@ -113,7 +137,10 @@ describe("GroupScheduler", () => {
     expect(reports.map((r) => r.executors)).toEqual([1]);
     s.dispatch(batch(1)); // still group 0
     expect(s.sent).toBe(1);
+    s.dispatch(batch(4)); // group 1, waiting for E0
     s.reset();
+    s.completed(E0, 1, 7, timings);
+    expect(reports.length).toBe(1); // group 1 was dropped with the reset
     s.dispatch(batch(1));
     const last = sent[sent.length - 1];
     expect([last.to, last.m.type, (last.m as { first: number }).first]).toEqual([E0, "RunGroup", 1]);
@@ -122,7 +149,7 @@ describe("GroupScheduler", () => {
 
   test("with a controller, each group's size is its decision at the group's start", () => {
     const c = new GroupSizeController({ maxOverhead: 0.05, maxGroupTimeMs: 1000, maxGroupSize: 1000 });
-    const { s, batch, addCoordination } = setup(1, c);
+    const { s, batch, addCoordination } = setup(c);
     s.dispatch(batch(0));
     expect(s.size).toBe(1);
     // 3 ms of coordination for a group of 10 ms batches: G = 3 / (0.05 * 10) = 6.
