@@ -61,3 +61,13 @@ test("only runtime/ touches Bun.* or Deno.*", () => {
     expect(`${relative(root, f)}: ${/\b(Bun|Deno)\.\w/.test(src)}`).toBe(`${relative(root, f)}: false`);
   }
 });
+
+test("engine and cli take msgpackr from its plain entry points, never the one loading a native addon", () => {
+  // "msgpackr" itself loads msgpackr-extract (a native string decoder): about 40 ms of CPU in every
+  // process and heartbeat thread at start, and the data path measured no faster with it.
+  for (const f of [...engine, ...files(join(root, "cli"))]) {
+    for (const i of imports(f)) {
+      if (i.startsWith("msgpackr")) expect(`${relative(root, f)} -> ${i}`).toMatch(/-> msgpackr\/(pack|unpack)$/);
+    }
+  }
+});

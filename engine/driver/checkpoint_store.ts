@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { appendFile, mkdir, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { pack, unpack } from "msgpackr";
+import { pack } from "msgpackr/pack";
+import { unpack } from "msgpackr/unpack";
 import type { CheckpointData } from "./checkpoints.ts";
 import { log } from "../log.ts";
 

@@ -1,4 +1,4 @@
-import { Packr, RESERVE_START_SPACE } from "msgpackr";
+import { Packr, RESERVE_START_SPACE } from "msgpackr/pack";
 
 /** Frames larger than this are refused: a corrupt length must not make us allocate gigabytes. */
 export const DEFAULT_MAX_FRAME_BYTES = 256 * 1024 * 1024;
