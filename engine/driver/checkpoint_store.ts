@@ -25,9 +25,10 @@ const KEEP = 2;
 
 /**
  * How lane states are encoded in a checkpoint. Raised whenever a stateful step changes its
- * snapshot's shape (2: aggregates as columns), so a build never restores state it cannot read.
+ * snapshot's shape or encoding (2: aggregates as columns; 3: each lane's state as the executor's
+ * msgpack bytes), so a build never restores state it cannot read.
  */
-export const STATE_FORMAT = 2;
+export const STATE_FORMAT = 3;
 
 /**
  * Checkpoints in a directory, written atomically (temp file, fsync, rename) with a SHA-256 of

@@ -15,6 +15,7 @@ import type {
   SinkPart,
   StartJob,
 } from "../wire/mod.ts";
+import { decodeState, encodeState } from "../wire/mod.ts";
 import { KeptOutputs, Outbox, type Output, type Targets } from "./map_outputs.ts";
 import { bitSet, LocalScheduler } from "./scheduler.ts";
 import { StageRunner, type TaskInput, type TaskOutput } from "./task.ts";
@@ -187,7 +188,7 @@ export class JobRun {
   }
 
   #restore(l: LaneState): void {
-    this.#runners[l.stage].state(l.partition)?.restore(l.state as never);
+    this.#runners[l.stage].state(l.partition)?.restore(decodeState(l.state) as never);
   }
 
   #runGroup(group: number, first: number, count: number): void {
@@ -467,7 +468,7 @@ export class JobRun {
       stage,
       partition,
       batch,
-      state: this.#runners[stage].state(partition)!.snapshot(),
+      state: encodeState(this.#runners[stage].state(partition)!.snapshot()),
     });
     this.#timings.coord += performance.now() - t0;
   }
@@ -556,7 +557,7 @@ export class JobRun {
       const state = this.#runners[s].state(p);
       if (state) {
         const l = restore.get(laneKey(s, p));
-        state.restore((l?.state ?? []) as never);
+        state.restore((l ? decodeState(l.state) : []) as never);
       }
       this.#sched.startLane(s, p, m.from);
       this.#sched.expectThrough(s, p, this.#lastAnnounced, this.#neededFor(s));

@@ -72,7 +72,8 @@ export interface LaneState {
   partition: PartitionId;
   /** The state is as of the end of this batch. */
   batch: BatchId;
-  state: unknown;
+  /** The state, encoded by the executor (encodeState); the driver keeps and forwards it as it is. */
+  state: Uint8Array;
 }
 
 /**

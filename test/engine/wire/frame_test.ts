@@ -1,8 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import {
+  decodeState,
   DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
   encodeFrameParts,
+  encodeState,
   FrameDecoder,
   FrameError,
 } from "../../../engine/wire/frame.ts";
@@ -263,5 +265,23 @@ describe("attachments: an InputChunk's raw input travels after the msgpack part,
     const size = (cut.readUInt32BE(0) & 0x7fffffff) - 1;
     cut.writeUInt32BE((size | 0x80000000) >>> 0, 0);
     expect(() => new FrameDecoder().push(cut)).toThrow(FrameError);
+  });
+});
+
+describe("lane state: encoded once by the executor, carried as bytes", () => {
+  test("a StateSnapshot's state arrives as the same bytes, which decode to the snapshot", () => {
+    const words = Array.from({ length: 3000 }, (_, i) => `word${i}`);
+    const snapshot = { keys: words, slots: words.map((_, i) => i * 3), watermark: { max: 1_700_000_000_000 } };
+    const state = encodeState(snapshot);
+    const m = { type: "StateSnapshot", job, attempt: 2, executor: 1, stage: 1, partition: 3, batch: 9, state };
+    const [got] = new FrameDecoder().push(encodeFrame(m)) as Array<typeof m>;
+    // The driver sees bytes (no 3000 strings to decode), equal to what the executor encoded.
+    expect(got.state).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(got.state).equals(Buffer.from(state))).toBe(true);
+    expect(decodeState(got.state)).toEqual(snapshot);
+  });
+
+  test("anything but state bytes is refused", () => {
+    expect(() => decodeState({ keys: [] })).toThrow("not encoded state bytes");
   });
 });
