@@ -1,6 +1,6 @@
 import type { AggregatePlan } from "../plan/plan.ts";
 import { type Compiled, compileExpression } from "./expr.ts";
-import { type Key, KeyIndex } from "./partition.ts";
+import { hashSpan, type Key, KeyIndex } from "./partition.ts";
 import { compareValues, valueId } from "./values.ts";
 
 /**
@@ -16,12 +16,17 @@ export type Slot = number | string | null | Counts;
 export type Slots = Slot[];
 
 /**
- * Partials by key as columns, not a record per key, so they pack as two flat arrays of strings
- * and numbers: the map side's partials bound for one reduce partition (a shuffle block), and a
- * partition's state in a snapshot. Key i's slots are `slots[i * width ... (i + 1) * width - 1]`
- * (width = AggregateFns.slots). Empty (`[]`) when there are none.
+ * Partials by key as columns, not a record per key: the map side's partials bound for one reduce
+ * partition (a shuffle block), and a partition's state in a snapshot. Key i's slots are
+ * `slots[i * width ... (i + 1) * width - 1]` (width = AggregateFns.slots). Empty (`[]`) when
+ * there are none. A shuffle block whose keys are all strings carries them joined, with their
+ * lengths: one string to encode and decode instead of one per key, and the reduce side looks
+ * keys up in it without making a string for the keys it already holds.
  */
-export type PartialBlock = [keys: Key[], slots: Slot[]] | [];
+export type PartialBlock =
+  | [keys: Key[], slots: Slot[]]
+  | [joined: string, lengths: number[], slots: Slot[]]
+  | [];
 
 interface Column {
   name: string;
@@ -263,18 +268,27 @@ export class Combiner {
     const index = this.#index;
     const counts = this.#counts;
     const keys: Key[][] = [];
+    const lengths: number[][] = [];
     const slots: Slot[][] = [];
+    let strings = true;
     for (let p = 0; p < n; p++) {
       keys.push([]);
+      lengths.push([]);
       slots.push([]);
     }
     for (let i = 0; i < index.size; i++) {
       const p = index.partitionOf(i, n);
-      keys[p].push(index.keys[i]);
+      const k = index.keys[i];
+      keys[p].push(k);
+      if (typeof k === "string") lengths[p].push(k.length);
+      else strings = false;
       if (counts) slots[p].push(counts[i]);
       else for (const v of this.#slots[i]) slots[p].push(v);
     }
-    return keys.map((k, p) => (k.length > 0 ? [k, slots[p]] : []));
+    return keys.map((k, p): PartialBlock => {
+      if (k.length === 0) return [];
+      return strings ? [k.join(""), lengths[p], slots[p]] : [k, slots[p]];
+    });
   }
 }
 
@@ -298,13 +312,24 @@ export class AggregateState {
   /** Merges one shuffle block of partials. */
   mergeBlock(block: PartialBlock): void {
     if (block.length === 0) return;
-    const [keys, slots] = block;
     const width = this.fns.slots;
-    for (let i = 0; i < keys.length; i++) this.#merge(keys[i], slots, i * width);
+    if (block.length === 3) {
+      const [text, lengths, slots] = block;
+      let start = 0;
+      for (let i = 0; i < lengths.length; i++) {
+        const end = start + lengths[i];
+        this.#mergeAt(this.#index.addSpan(text, start, end, hashSpan(text, start, end)), slots, i * width);
+        start = end;
+      }
+      if (start !== text.length) throw new Error("shuffle block: key lengths do not add up to its keys");
+      return;
+    }
+    const [keys, slots] = block;
+    for (let i = 0; i < keys.length; i++) this.#mergeAt(this.#index.add(keys[i]), slots, i * width);
   }
 
-  #merge(key: Key, p: Slots, at: number): void {
-    const i = this.#index.add(key);
+  /** Merges the slots at `at` in `p` into key i's (a key just added gets a copy). */
+  #mergeAt(i: number, p: Slots, at: number): void {
     if (i === this.#slots.length) this.#slots.push(this.fns.clone(p, at));
     else this.fns.merge(this.#slots[i], p, at);
     this.#changed?.add(i);

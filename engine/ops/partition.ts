@@ -29,6 +29,13 @@ function fnv1a(s: string): number {
   return h;
 }
 
+/** As `fnv1a(text.slice(start, end))` (signed), without making the slice. */
+export function hashSpan(text: string, start: number, end: number): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h;
+}
+
 /** The hash partitioning uses, as a signed int: FNV-1a of the key's text (a non-string key's `String`). */
 function hashKey(key: Key): number {
   return fnv1a(typeof key === "string" ? key : String(key));

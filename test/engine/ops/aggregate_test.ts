@@ -157,8 +157,37 @@ describe("Combiner", () => {
     const c = new Combiner(fns);
     for (const w of ["x", "y", "x"]) c.add(w, w);
     const blocks = c.blocks(1);
-    expect(blocks).toEqual([[["x", "y"], [2, 1]]]);
+    // String keys travel joined, with their lengths.
+    expect(blocks).toEqual([["xy", [1, 1], [2, 1]]]);
     expect(new Combiner(fns).blocks(2)).toEqual([[], []]);
+  });
+
+  test("joined string keys merge into the same state as key columns, through msgpack too", () => {
+    const fns = new AggregateFns(plan([{ name: "n", kind: "count" }, { name: "s", kind: "sum", of: "r.v" }]));
+    const c = new Combiner(fns);
+    const words = ["", "a", "ab", "é", "日本", "😀", "a😀b", "x".repeat(300), "ab"];
+    words.forEach((w, i) => c.add(w, { v: i }));
+    const blocks = c.blocks(3);
+    expect(blocks.every((b) => b.length === 0 || (b.length === 3 && typeof b[0] === "string"))).toBe(true);
+    const joined = new AggregateState(fns, "final");
+    const wire = new Packr({ useRecords: false, moreTypes: false, int64AsType: "number" });
+    for (const b of blocks) joined.mergeBlock(wire.unpack(wire.pack(b)) as PartialBlock);
+    joined.mergeBlock(c.blocks(1)[0]); // a key already held is found in the joined text
+    const columns = new AggregateState(fns, "final");
+    const keys = [...new Set(words)];
+    const totals = keys.map((k) => words.reduce((n, w, i) => (w === k ? n + i : n), 0));
+    const counts = keys.map((k) => words.filter((w) => w === k).length);
+    columns.mergeBlock([keys, keys.flatMap((_, i) => [counts[i], totals[i]])]);
+    columns.mergeBlock([keys, keys.flatMap((_, i) => [counts[i], totals[i]])]);
+    const rows = (s: AggregateState) =>
+      (collect((e) => s.emitAll(e)) as Array<{ key: string }>).sort((x, y) => (x.key < y.key ? -1 : 1));
+    expect(rows(joined)).toEqual(rows(columns));
+    expect(rows(joined).length).toBe(keys.length);
+  });
+
+  test("a joined block whose lengths do not add up is refused", () => {
+    const state = new AggregateState(new AggregateFns(plan([{ name: "n", kind: "count" }])), "final");
+    expect(() => state.mergeBlock(["abc", [1, 1], [1, 1]])).toThrow("do not add up");
   });
 
   test("a record that throws on a new key creates no partial", () => {
