@@ -3,7 +3,7 @@ import { countsPiecesInPlace } from "../plan/stages.ts";
 import { AggregateFns, AggregateState, Combiner, type PartialBlock, type Slots } from "../ops/aggregate.ts";
 import { compileExpression } from "../ops/expr.ts";
 import { type Emit, fuseSteps } from "../ops/narrow.ts";
-import type { PieceSink } from "../ops/split.ts";
+import { type PieceSink, separatorTest, splitPieces } from "../ops/split.ts";
 import { type Key, normalizeKey, partitionOf } from "../ops/partition.ts";
 import type { Rejects } from "../ops/reject.ts";
 import { combinesBeforeShuffle, eventTime, Watermark, WindowCombiner, WindowState } from "../ops/window.ts";
@@ -81,6 +81,12 @@ export class StageRunner {
    * positions in their text (ops/split.ts), a string made only per new key.
    */
   readonly #countsPieces: boolean;
+  /**
+   * Set when the stage is only that split, of each input line itself: the whole chunk is then
+   * split at once, a newline being one more separator, without a string per line. The test
+   * includes the newline.
+   */
+  readonly #splitsChunks: ((c: number) => boolean) | undefined;
 
   constructor(readonly plan: PhysicalPlan, stageId: number, readonly rejects: Rejects) {
     this.stage = plan.stages[stageId];
@@ -99,6 +105,11 @@ export class StageRunner {
       this.#windowed = false;
     }
     this.#countsPieces = countsPiecesInPlace(this.stage);
+    const only = this.stage.steps.length === 1 ? this.stage.steps[0] : undefined;
+    this.#splitsChunks = this.#countsPieces && stageId === 0 && plan.source.format === "lines" &&
+        only?.kind === "split" && only.from.trim() === only.as
+      ? separatorTest(only.on + "\n")
+      : undefined;
     const own = this.stage.window;
     this.#receivesPartials = own !== undefined && combinesBeforeShuffle(own, plan.deadLetter !== undefined);
   }
@@ -140,7 +151,9 @@ export class StageRunner {
       const lines = ysbEvents({ ...input.gen, seed: g.seed, rate, skew: g.skew });
       for (let i = 0; i < lines.length; i++) chain(lines[i]);
     } else if (input.kind === "source") {
-      decodeRecords(input.data, this.plan.source.format, input.header, this.rejects, chain);
+      const text = this.#splitsChunks && pieces ? chunkText(input.data) : null;
+      if (text !== null) splitPieces(text, this.#splitsChunks!, pieces!);
+      else decodeRecords(input.data, this.plan.source.format, input.header, this.rejects, chain);
     } else if (this.stage.window) {
       this.#runWindow(partition, input, final, chain);
     } else if (this.stage.head) {
@@ -299,4 +312,15 @@ export class StageRunner {
       finish: () => ({ kind: "shuffle", blocks, records: count, maxTime: null }),
     };
   }
+}
+
+const chunkDecoder = new TextDecoder();
+
+/**
+ * A chunk of lines as one text, for a split over the whole chunk; null when a line ends in a
+ * carriage return, which line decoding drops and a split would keep in the line's last piece.
+ */
+function chunkText(data: Uint8Array): string | null {
+  if (data.indexOf(13) >= 0) return null;
+  return chunkDecoder.decode(data);
 }

@@ -103,6 +103,21 @@ describe("the split step", () => {
     expect(fused).toEqual([true, false, false, false]);
   });
 
+  test("a stage that only splits each line splits whole chunks; carriage returns still end lines", async () => {
+    const plan = buildPlan(loadPipeline(pipeline(`  - split: line\n${cases[0][1]}`), "<test>", {}), { partitions: 2 });
+    expect(new StageRunner(plan, 0, new Rejects()).countsPieces).toBe(true);
+    const crlf = text.split("\n").join("\r\n") + "a\rb c\r\n";
+    const o = { input: crlf, workers: 2, batchRecords: 500 };
+    const split = await runPipeline(pipeline(`  - split: line\n${cases[0][1]}`), o);
+    const reference = await runPipeline(pipeline(flatMap + cases[0][1]), o);
+    const sorted = (s: string) => s.split("\n").sort();
+    expect(sorted(split.output)).toEqual(sorted(reference.output));
+    // "a\rb" is one word (only a line's last \r is dropped; TSV writes it as \\r), and no word
+    // keeps a line's \r.
+    expect(split.output).toContain("a\\rb\t1");
+    expect(split.output.split("\n").some((l) => l.split("\t")[0].endsWith("\\r"))).toBe(false);
+  }, 30_000);
+
   for (const [name, rest] of cases) {
     test(`${name}: the same output as flatMap + filter`, async () => {
       const o = { input: text, workers: 2, batchRecords: 500 };
