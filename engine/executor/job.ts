@@ -1,21 +1,22 @@
 import { isStateful, type PhysicalPlan, type StagePlan } from "../plan/plan.ts";
 import { Rejects } from "../ops/reject.ts";
-import type {
-  DriverCommand,
-  ExecutorEvent,
-  ExecutorId,
-  InputChunk,
-  JobId,
-  LaneState,
-  PeerMessage,
-  Placement,
-  Recover,
-  Rejections,
-  ShuffleOutput,
-  SinkPart,
-  StartJob,
+import {
+  decodeState,
+  type DriverCommand,
+  encodeState,
+  type ExecutorEvent,
+  type ExecutorId,
+  type InputChunk,
+  type JobId,
+  type LaneState,
+  type PeerMessage,
+  type Placement,
+  type Recover,
+  type Rejections,
+  type ShuffleOutput,
+  type SinkPart,
+  type StartJob,
 } from "../wire/mod.ts";
-import { decodeState, encodeState } from "../wire/mod.ts";
 import { KeptOutputs, Outbox, type Output, type Targets } from "./map_outputs.ts";
 import { bitSet, LocalScheduler } from "./scheduler.ts";
 import { StageRunner, type TaskInput, type TaskOutput } from "./task.ts";
