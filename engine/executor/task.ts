@@ -7,7 +7,7 @@ import { type PieceSink, separatorTest, splitPieces } from "../ops/split.ts";
 import { type Key, normalizeKey, partitionOf } from "../ops/partition.ts";
 import type { Rejects } from "../ops/reject.ts";
 import { combinesBeforeShuffle, eventTime, Watermark, WindowCombiner, WindowState } from "../ops/window.ts";
-import { decodeRecords } from "../io/decode.ts";
+import { decodeRecords, decodeText } from "../io/decode.ts";
 import { encodeRecords } from "../io/encode.ts";
 import { ysbEvents } from "../io/ysb.ts";
 
@@ -314,13 +314,11 @@ export class StageRunner {
   }
 }
 
-const chunkDecoder = new TextDecoder();
-
 /**
  * A chunk of lines as one text, for a split over the whole chunk; null when a line ends in a
  * carriage return, which line decoding drops and a split would keep in the line's last piece.
  */
 function chunkText(data: Uint8Array): string | null {
   if (data.indexOf(13) >= 0) return null;
-  return chunkDecoder.decode(data);
+  return decodeText(data);
 }

@@ -10,9 +10,14 @@ import type { Rejects } from "../ops/reject.ts";
 const SOURCE_STEP = "source";
 const decoder = new TextDecoder();
 
+/** The text of raw input (UTF-8; invalid bytes become U+FFFD, as in every format). */
+export function decodeText(data: Uint8Array): string {
+  return decoder.decode(data);
+}
+
 export function splitLines(data: Uint8Array): string[] {
   if (data.length === 0) return [];
-  const text = decoder.decode(data);
+  const text = decodeText(data);
   const lines = text.split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
   for (let i = 0; i < lines.length; i++) {

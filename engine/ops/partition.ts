@@ -23,13 +23,10 @@ export function hashString(s: string): number {
  * stays in integer arithmetic, about twice as fast as with the unsigned value.
  */
 function fnv1a(s: string): number {
-  let h = 0x811c9dc5 | 0;
-  const n = s.length;
-  for (let i = 0; i < n; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h;
+  return hashSpan(s, 0, s.length);
 }
 
-/** As `fnv1a(text.slice(start, end))` (signed), without making the slice. */
+/** FNV-1a of text[start, end) (signed), without making the slice. */
 export function hashSpan(text: string, start: number, end: number): number {
   let h = 0x811c9dc5 | 0;
   for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
