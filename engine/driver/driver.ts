@@ -91,6 +91,12 @@ export class Driver {
   #execs = new Executors();
   #placement: Placement = [];
   #batcher!: Pick<Batcher, "start" | "stop" | "resume">;
+  /**
+   * What the input reader reported while executors were starting (batches, an input error),
+   * handled in order once they have registered; null from then on.
+   */
+  #early: Array<Extract<DriverEvent, { type: "batch" | "inputError" }>> | null = [];
+  #earlyBytes = 0;
   #writer!: SinkWriter;
   #committer!: Committer;
   #ckpt: CheckpointTracker;
@@ -229,6 +235,24 @@ export class Driver {
     });
     registered.catch(() => {}); // awaited below; a failure while the launcher starts is not unhandled
     o.launcher.onExit = (executor, how) => this.handle({ type: "exited", executor, how });
+    const gen = o.plan.source.generate;
+    if (!gen) {
+      // Input is read and cut while the executors start (their start-up is most of a short
+      // run's); the first batches are then ready when they register.
+      this.#batcher = new Batcher(openSource(o.plan.source, o.stdin), {
+        intervalMs: o.intervalMs,
+        batchRecords: o.batchRecords,
+        batchBytes: o.batchBytes,
+        header: o.plan.source.header,
+        onHeader: (line) => (this.#header = parseHeader(line, o.plan.source.format)),
+        skipBytes: resume?.offset,
+        cuts: resume?.cuts,
+        onBatch: (raw) => this.handle({ type: "batch", raw }),
+        hasRoom: () => this.#hasRoom(),
+        onError: (error) => this.handle({ type: "inputError", error }),
+      });
+      this.#batcher.start();
+    }
     try {
       await o.launcher.start({
         count: o.workers,
@@ -248,6 +272,8 @@ export class Driver {
         );
       }
     } catch (e) {
+      this.#batcher?.stop();
+      this.#early = null;
       await this.#teardown();
       throw new RunError(`cannot start: ${(e as Error).message}`);
     }
@@ -262,9 +288,13 @@ export class Driver {
       (batch, records, bytes) => this.handle({ type: "committed", batch, records, bytes }),
       resume?.commitFrom ?? 0,
     );
-    const gen = o.plan.source.generate;
-    this.#batcher = gen
-      ? new GeneratedInput({
+    this.#phase = "running";
+    this.#ticker = setInterval(() => this.handle({ type: "tick" }), o.heartbeatMs);
+    const early = this.#early ?? [];
+    this.#early = null;
+    if (gen) {
+      // Generated events are made on the executors at their rate: nothing to read ahead.
+      this.#batcher = new GeneratedInput({
         events: gen.events,
         rate: gen.rate,
         startTimeMs: gen.startTime,
@@ -272,22 +302,12 @@ export class Driver {
         batchRecords: o.batchRecords,
         onBatch: (raw) => this.handle({ type: "batch", raw }),
         hasRoom: () => this.#hasRoom(),
-      })
-      : new Batcher(openSource(o.plan.source, o.stdin), {
-        intervalMs: o.intervalMs,
-        batchRecords: o.batchRecords,
-        batchBytes: o.batchBytes,
-        header: o.plan.source.header,
-        onHeader: (line) => (this.#header = parseHeader(line, o.plan.source.format)),
-        skipBytes: resume?.offset,
-        cuts: resume?.cuts,
-        onBatch: (raw) => this.handle({ type: "batch", raw }),
-        hasRoom: () => this.#hasRoom(),
-        onError: (error) => this.handle({ type: "inputError", error }),
       });
-    this.#phase = "running";
-    this.#ticker = setInterval(() => this.handle({ type: "tick" }), o.heartbeatMs);
-    this.#batcher.start();
+      this.#batcher.start();
+    } else {
+      for (const ev of early) this.handle(ev);
+      this.#batcher.resume();
+    }
     return done;
   }
 
@@ -361,10 +381,16 @@ export class Driver {
       case "tick":
         return this.#checkHeartbeats();
       case "batch":
+        if (this.#early) {
+          this.#early.push(ev);
+          this.#earlyBytes += ev.raw.data.length;
+          return;
+        }
         return this.#onBatch(ev.raw);
       case "committed":
         return this.#onCommitted(ev.batch, ev.records, ev.bytes);
       case "inputError":
+        if (this.#early) return void this.#early.push(ev);
         return this.#fail(new RunError(`cannot read input: ${ev.error.message}`));
     }
   }
@@ -501,6 +527,7 @@ export class Driver {
    */
   #hasRoom(): boolean {
     const maxBatches = Math.max(4, 2 * this.#groups.size + 2);
+    if (this.#early) return this.#early.length < maxBatches && this.#earlyBytes < this.#o.maxBufferBytes;
     const unwritten = this.#nextBatch - this.#written;
     return unwritten < maxBatches && this.#retainedBytes < this.#o.maxBufferBytes;
   }
