@@ -9,7 +9,6 @@
  */
 import { executorMain } from "../engine/executor/process.ts";
 import { configureLog, log, type LogLevel } from "../engine/log.ts";
-import { runtimeVersion } from "../engine/runtime/mod.ts";
 
 /**
  * Runs an executor: where to connect comes from the environment (`DRIZZLE_DRIVER`,
@@ -22,8 +21,6 @@ export async function runExecutor(): Promise<number> {
     prefix: `drizzle executor ${env.DRIZZLE_EXECUTOR_ID ?? "?"}`,
     level: (env.DRIZZLE_LOG_LEVEL as LogLevel) || "warn",
   });
-  // Says which program the driver started, e.g. that a standalone binary started itself.
-  log.debug(`started: ${runtimeVersion()}, ${process.execPath}, pid ${process.pid}`);
   return await executorMain(env, process.stdin);
 }
 

@@ -1,6 +1,10 @@
 import type { PhysicalPlan } from "../engine/plan/plan.ts";
 import { Driver, type DriverObserver, RunError, type RunSummary } from "../engine/driver/mod.ts";
-import { InProcessLauncher, LocalLauncher, SshLauncher, type SshLauncherOptions } from "../engine/launch/mod.ts";
+// Not the launch/ barrel: it brings the in-process launcher, and with it the whole executor,
+// which only --executors in-process needs (loaded below when asked for).
+import { LocalLauncher } from "../engine/launch/local.ts";
+import { takePrestarted } from "../engine/launch/prestart.ts";
+import { SshLauncher, type SshLauncherOptions } from "../engine/launch/ssh.ts";
 import { log } from "../engine/log.ts";
 import { fdReader } from "../engine/io/source.ts";
 import { EXIT } from "./exit.ts";
@@ -44,8 +48,8 @@ export async function runPlan(plan: PhysicalPlan, o: RunOptions, term: Terminal)
   const launcher = o.ssh
     ? new SshLauncher(o.ssh)
     : o.executors === "local"
-    ? new LocalLauncher()
-    : new InProcessLauncher();
+    ? new LocalLauncher(undefined, takePrestarted())
+    : new (await import("../engine/launch/in_process.ts")).InProcessLauncher();
   const alive = () => ("children" in launcher ? launcher.children.size : launcher.executors.length);
   const stats = new RunStats();
   const showProgress = o.progress ?? (term.isTTY && !o.quiet);

@@ -1,5 +1,4 @@
 import { Command } from "@commander-js/extra-typings";
-import { runExecutor } from "../executor_main.ts";
 import { examples } from "../help.ts";
 
 /**
@@ -16,6 +15,8 @@ export function executorCommand() {
       ]),
     )
     .action(async () => {
+      // Loaded here: every other command (the driver among them) runs without the executor.
+      const { runExecutor } = await import("../executor_main.ts");
       process.exitCode = await runExecutor();
     });
 }

@@ -1,12 +1,30 @@
 import { createInterface } from "node:readline";
-import { configureLog, type LogLevel } from "../log.ts";
+import { configureLog, log, type LogLevel } from "../log.ts";
+import { runtimeVersion } from "../runtime/mod.ts";
 import { executorId, jobId } from "../wire/mod.ts";
 import { Executor } from "./executor.ts";
+
+/**
+ * What an executor started ahead of its job (`DRIZZLE_PRESTARTED=1`) gets as its first line of
+ * stdin, as JSON: everything the environment gives one started for a known job.
+ */
+export interface JobLine {
+  secret: string;
+  /** `DRIZZLE_DRIVER`: host:port. */
+  driver: string;
+  job: string;
+  logLevel?: LogLevel;
+}
 
 /**
  * Entry point of an executor process (`drizzle executor`). Where to connect comes from the
  * environment; the job secret comes as the first line of stdin, so it never shows in a process
  * listing. Stdin stays open: when it closes, the driver is gone and the executor exits.
+ *
+ * An executor started ahead of its job (`DRIZZLE_PRESTARTED=1`: `drizzle run` starts its local
+ * executors before it has loaded the pipeline, so that both load at once) learns where to
+ * connect from that first line instead (a `JobLine`); if stdin closes first, it was not needed
+ * and exits quietly.
  */
 export async function executorMain(
   env: Record<string, string | undefined>,
@@ -18,16 +36,30 @@ export async function executorMain(
     return v;
   };
   const id = Number(need("DRIZZLE_EXECUTOR_ID"));
+  const prestarted = env.DRIZZLE_PRESTARTED === "1";
   configureLog({ prefix: `drizzle executor ${id}`, level: (env.DRIZZLE_LOG_LEVEL as LogLevel) || "warn" });
-  const { driverHost, driverPort, listenHost } = addresses(env, need("DRIZZLE_DRIVER"));
   // Ctrl-C reaches the whole process group; the driver decides how the job stops (it finishes
   // the current batches, then sends Shutdown), so executors must not die on it.
   process.on("SIGINT", () => {});
   const lines = createInterface({ input: stdin });
-  const secret = await new Promise<string>((resolve, reject) => {
+  const first = await new Promise<string | null>((resolve, reject) => {
     lines.once("line", (l) => resolve(l.trim()));
-    lines.once("close", () => reject(new Error("stdin closed before the job secret arrived")));
+    lines.once(
+      "close",
+      () => prestarted ? resolve(null) : reject(new Error("stdin closed before the job secret arrived")),
+    );
   });
+  if (first === null) return 0;
+  let secret = first;
+  if (prestarted) {
+    const job = parseJobLine(first);
+    secret = job.secret;
+    env = { ...env, DRIZZLE_DRIVER: job.driver, DRIZZLE_JOB: job.job };
+    if (job.logLevel) configureLog({ prefix: `drizzle executor ${id}`, level: job.logLevel });
+  }
+  // Says which program the driver started, e.g. that a standalone binary started itself.
+  log.debug(`started: ${runtimeVersion()}, ${process.execPath}, pid ${process.pid}`);
+  const { driverHost, driverPort, listenHost } = addresses(env, need("DRIZZLE_DRIVER"));
   const ex = await Executor.start({
     id: executorId(id),
     job: jobId(need("DRIZZLE_JOB")),
@@ -42,6 +74,19 @@ export async function executorMain(
   await ex.done;
   lines.close();
   return 0;
+}
+
+function parseJobLine(line: string): JobLine {
+  let v: Partial<JobLine>;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    v = {};
+  }
+  if (typeof v?.secret !== "string" || typeof v.driver !== "string" || typeof v.job !== "string") {
+    throw new Error("the first line of stdin is not the job this executor was started ahead of");
+  }
+  return v as JobLine;
 }
 
 /**

@@ -42,17 +42,18 @@ export abstract class ProcessLauncher {
   protected stopping = false;
 
   /**
-   * Tracks executor `i`'s process: gives it the secret (stdin stays open: when the driver dies
-   * the pipe closes and the executor exits) and reports how it ended unless we are stopping.
+   * Tracks executor `i`'s process: gives it its first line of stdin, the secret (stdin stays
+   * open: when the driver dies the pipe closes and the executor exits), and reports how it ended
+   * unless we are stopping.
    */
   protected adopt(
     i: number,
     child: ChildProcess,
-    secret: string,
+    firstLine: string,
     exitText: (code: number | null, signal: string | null) => string,
   ) {
     child.stdin!.on("error", () => {});
-    child.stdin!.write(secret + "\n");
+    child.stdin!.write(firstLine + "\n");
     child.on("exit", (code, signal) => {
       if (this.children.get(i) === child) this.children.delete(i);
       if (!this.stopping) this.onExit?.(i, exitText(code, signal));

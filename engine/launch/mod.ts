@@ -6,4 +6,5 @@
  */
 export * from "./in_process.ts";
 export * from "./local.ts";
+export * from "./prestart.ts";
 export * from "./ssh.ts";

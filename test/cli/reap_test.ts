@@ -36,3 +36,26 @@ test("executors exit when the driver is killed with SIGKILL (no orphans)", async
     driver.stdin.destroy();
   }
 }, 30_000);
+
+test("a run that fails on its pipeline leaves none of the executors it started ahead", async () => {
+  // `drizzle run` starts its executors before it reads the pipeline; this one is refused.
+  const driver = spawn(DRIZZLE, ["run", "no/such/pipeline.yaml", "--workers", "2"], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ["pipe", "ignore", "pipe"],
+  });
+  const pgid = driver.pid!;
+  let stderr = "";
+  driver.stderr.on("data", (c: Uint8Array) => (stderr += new TextDecoder().decode(c)));
+  const code = await new Promise<number | null>((r) => driver.on("close", (c) => r(c)));
+  expect(code).toBe(2);
+  // Only the driver's own message: the executors it no longer needed left without a word.
+  expect(stderr.trim().split("\n")).toHaveLength(1);
+  expect(stderr).toContain("no/such/pipeline.yaml");
+  const gone = await waitFor(() => processGroup(pgid).length === 0, 8000);
+  if (!gone) {
+    const left = processGroup(pgid);
+    for (const [pid] of left) process.kill(pid, "SIGKILL");
+    throw new Error(`processes left behind: ${JSON.stringify(left)}`);
+  }
+}, 30_000);
