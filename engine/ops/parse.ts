@@ -45,12 +45,13 @@ function jsonParser(fields: string[] | undefined): Parser {
   }
   const values: unknown[] = new Array(fields.length);
   const record = recordMaker(fields);
+  const scan = flatObjectScanner(fields);
   return (text) => {
     const s = needString(text, "json");
     // Most objects are flat: take the named fields in one scan, without building the others.
     // Anything the scan does not vouch for (escapes, nested values, bad JSON) goes to JSON.parse,
     // which gives the same record or the same error.
-    return scanFlatObject(s, fields, values) ? record(values) : pick(JSON.parse(s));
+    return scan(s, values) ? record(values) : pick(JSON.parse(s));
   };
 }
 
@@ -68,13 +69,13 @@ function recordMaker(fields: string[]): (values: unknown[]) => Record<string, un
 // deno-lint-ignore no-control-regex -- control characters are exactly what it looks for
 const ESCAPE_OR_CONTROL = /[\\\x00-\x1f]/;
 
-const QUOTE = 34, COMMA = 44, COLON = 58, OPEN = 123, CLOSE = 125, MINUS = 45, DOT = 46;
+const QUOTE = 34, COMMA = 44, COLON = 58, OPEN = 123, CLOSE = 125, MINUS = 45, DOT = 46, SPACE = 32;
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
 
 /** Index of the first character at or after i that is not a space (the only JSON whitespace left). */
 function skipSpace(s: string, i: number): number {
-  while (s.charCodeAt(i) === 32) i++;
+  while (s.charCodeAt(i) === SPACE) i++;
   return i;
 }
 
@@ -99,21 +100,17 @@ function numberEnd(s: string, i: number): number {
   return i;
 }
 
-/** Index after the scalar (string, number, true, false, null) starting at i; -1 if none does. */
-function scalarEnd(s: string, i: number): number {
-  const c = s.charCodeAt(i);
-  if (c === QUOTE) return s.indexOf('"', i + 1) + 1 || -1;
+/** Index after the number, true, false or null starting at i (c is its first character); -1 if none. */
+function bareEnd(s: string, i: number, c: number): number {
   if (c === MINUS || isDigit(c)) return numberEnd(s, i);
   if (s.startsWith("true", i) || s.startsWith("null", i)) return i + 4;
   if (s.startsWith("false", i)) return i + 5;
   return -1; // a nested object or array, or not JSON
 }
 
-/** The scalar JSON value s[from, to), which scalarEnd has vouched for. */
-function scalarAt(s: string, from: number, to: number): unknown {
+/** The value s[from, to) that bareEnd has vouched for. */
+function bareAt(s: string, from: number, to: number): unknown {
   switch (s.charCodeAt(from)) {
-    case QUOTE:
-      return s.slice(from + 1, to - 1);
     case 116: // t
       return true;
     case 102: // f
@@ -125,45 +122,66 @@ function scalarAt(s: string, from: number, to: number): unknown {
   }
 }
 
-/** Which of `fields` the key text s[from, to) is; -1 for none. */
-function fieldAt(s: string, from: number, to: number, fields: string[]): number {
-  const length = to - from;
-  for (let k = 0; k < fields.length; k++) {
-    if (fields[k].length === length && s.startsWith(fields[k], from)) return k;
-  }
-  return -1;
+/** Which of `fields` the key text s[from, to) is (-1 for none): only names of its length are compared. */
+function fieldMatcher(fields: string[]): (s: string, from: number, to: number) => number {
+  const byLength: number[][] = [];
+  fields.forEach((f, k) => (byLength[f.length] ??= []).push(k));
+  return (s, from, to) => {
+    const same = byLength[to - from];
+    if (same === undefined) return -1;
+    for (let j = 0; j < same.length; j++) if (s.startsWith(fields[same[j]], from)) return same[j];
+    return -1;
+  };
 }
 
 /**
- * Reads `s` as a JSON object whose values are all scalars and whose strings have no escapes,
- * putting the value of each of `fields` in `values` (null when absent; of a key given twice,
- * the last, as JSON.parse does). False when `s` is anything else, valid JSON or not.
+ * A scanner of JSON objects whose values are all scalars and whose strings have no escapes: it
+ * puts the value of each of `fields` in `values` (null when absent; of a key given twice, the
+ * last, as JSON.parse does) and says true; false when `s` is anything else, valid JSON or not.
+ * Spaces are looked for only where one is (a character test, no call), and a key is compared
+ * only with the names of its length.
  */
-export function scanFlatObject(s: string, fields: string[], values: unknown[]): boolean {
-  if (ESCAPE_OR_CONTROL.test(s)) return false;
-  values.fill(null);
-  let i = skipSpace(s, 0);
-  if (s.charCodeAt(i) !== OPEN) return false;
-  i = skipSpace(s, i + 1);
-  if (s.charCodeAt(i) === CLOSE) return skipSpace(s, i + 1) === s.length;
-  for (;;) {
-    if (s.charCodeAt(i) !== QUOTE) return false;
-    const keyStart = i + 1;
-    const keyEnd = s.indexOf('"', keyStart);
-    if (keyEnd < 0) return false;
-    i = skipSpace(s, keyEnd + 1);
-    if (s.charCodeAt(i) !== COLON) return false;
-    const from = skipSpace(s, i + 1);
-    const to = scalarEnd(s, from);
-    if (to < 0) return false;
-    const field = fieldAt(s, keyStart, keyEnd, fields);
-    if (field >= 0) values[field] = scalarAt(s, from, to);
-    i = skipSpace(s, to);
-    const c = s.charCodeAt(i);
+export function flatObjectScanner(fields: string[]): (s: string, values: unknown[]) => boolean {
+  const fieldAt = fieldMatcher(fields);
+  const n = fields.length;
+  return (s, values) => {
+    if (ESCAPE_OR_CONTROL.test(s)) return false;
+    for (let k = 0; k < n; k++) values[k] = null;
+    let i = 0;
+    let c = s.charCodeAt(0);
+    if (c === SPACE) c = s.charCodeAt(i = skipSpace(s, 0));
+    if (c !== OPEN) return false;
+    c = s.charCodeAt(++i);
+    if (c === SPACE) c = s.charCodeAt(i = skipSpace(s, i));
     if (c === CLOSE) return skipSpace(s, i + 1) === s.length;
-    if (c !== COMMA) return false;
-    i = skipSpace(s, i + 1);
-  }
+    for (;;) {
+      if (c !== QUOTE) return false;
+      const keyStart = i + 1;
+      const keyEnd = s.indexOf('"', keyStart);
+      if (keyEnd < 0) return false;
+      c = s.charCodeAt(i = keyEnd + 1);
+      if (c === SPACE) c = s.charCodeAt(i = skipSpace(s, i));
+      if (c !== COLON) return false;
+      c = s.charCodeAt(++i);
+      if (c === SPACE) c = s.charCodeAt(i = skipSpace(s, i));
+      const from = i;
+      if (c === QUOTE) {
+        i = s.indexOf('"', i + 1) + 1;
+        if (i === 0) return false;
+      } else {
+        i = bareEnd(s, i, c);
+        if (i < 0) return false;
+      }
+      const field = fieldAt(s, keyStart, keyEnd);
+      if (field >= 0) values[field] = c === QUOTE ? s.slice(from + 1, i - 1) : bareAt(s, from, i);
+      c = s.charCodeAt(i);
+      if (c === SPACE) c = s.charCodeAt(i = skipSpace(s, i));
+      if (c === CLOSE) return skipSpace(s, i + 1) === s.length;
+      if (c !== COMMA) return false;
+      c = s.charCodeAt(++i);
+      if (c === SPACE) c = s.charCodeAt(i = skipSpace(s, i));
+    }
+  };
 }
 
 function fieldsParser(format: "csv" | "tsv", columns: string[]): Parser {

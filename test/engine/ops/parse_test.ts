@@ -89,6 +89,54 @@ describe("parse json", () => {
     }
   });
 
+  test("with fields, random objects and their damaged copies give what JSON.parse gives", () => {
+    const fields = ["id", "kind", "t", "x"];
+    let seed = 11;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    const space = () => " ".repeat(rnd(4) === 0 ? rnd(3) : 0);
+    const keys = ["id", "kind", "t", "x", "xx", "k", "kin", "tt", "", "é"];
+    const values = ['"a"', '""', '"x y"', "0", "-12", "3.25", "1e3", "-0", "true", "false", "null", '"kind"', "[1]"];
+    const reference = (text: string) => {
+      const v = JSON.parse(text);
+      if (v === null || typeof v !== "object" || Array.isArray(v)) throw new TypeError("not an object");
+      return Object.fromEntries(fields.map((f) => [f, Object.hasOwn(v, f) ? v[f] : null]));
+    };
+    const p = compileParser(parseStep({ format: "json", fields }));
+    let parsed = 0;
+    for (let n = 0; n < 5000; n++) {
+      const pairs = Array.from(
+        { length: rnd(6) },
+        () => `${space()}"${keys[rnd(keys.length)]}"${space()}:${space()}${values[rnd(values.length)]}${space()}`,
+      );
+      let text = `${space()}{${pairs.join(",")}}${space()}`;
+      // Damage a third of them: drop, double or swap in one character.
+      if (rnd(3) === 0 && text.length > 0) {
+        const at = rnd(text.length);
+        const c = '{}":,. -e1'[rnd(10)];
+        text = [
+          text.slice(0, at) + text.slice(at + 1),
+          text.slice(0, at) + c + text.slice(at),
+          text.slice(0, at) + c +
+          text.slice(at + 1),
+        ][rnd(3)];
+      }
+      let want: unknown;
+      try {
+        want = reference(text);
+      } catch {
+        expect(() => p(text)).toThrow();
+        continue;
+      }
+      parsed++;
+      const got = p(text) as Record<string, unknown>;
+      expect([text, got] as unknown[]).toEqual([text, want]);
+      for (const f of fields) {
+        if (typeof got[f] === "number") expect(Object.is(got[f], (want as Record<string, number>)[f])).toBe(true);
+      }
+    }
+    expect(parsed).toBeGreaterThan(2500);
+  });
+
   test("the text comes from the `from` expression over the input", () => {
     const step = parseStep({ format: "json", from: "r.payload", fields: ["n"] });
     const { out } = run([{ ...step, as: "r" }], [{ payload: '{"n":5}' }]);
