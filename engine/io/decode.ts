@@ -20,6 +20,8 @@ export function splitLines(data: Uint8Array): string[] {
   const text = decodeText(data);
   const lines = text.split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
+  // One search of the chunk instead of a look at the end of every line: most input has no CR.
+  if (text.indexOf("\r") < 0) return lines;
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i];
     if (l.length > 0 && l.charCodeAt(l.length - 1) === 13) lines[i] = l.slice(0, -1);
