@@ -71,6 +71,8 @@ export class LocalLauncher extends ProcessLauncher implements Launcher {
         DRIZZLE_EXECUTOR_ID: String(i),
         DRIZZLE_JOB: spec.job,
         DRIZZLE_LOG_LEVEL: logLevel(),
+        // Started for this job: the secret alone comes on stdin, whatever this environment says.
+        DRIZZLE_PRESTARTED: "0",
       },
     });
     this.adopt(i, child, spec.secret, exitText);
