@@ -35,8 +35,9 @@ export function takePrestarted(): ChildProcess[] {
 /**
  * How many executors `drizzle run` will start locally, from its arguments, when that is plain
  * to see: 0 for anything else (another command, --help, --hosts, in-process executors, a
- * --workers value that is not a positive integer). Only `drizzle run ...` with `run` first is
- * recognised; whatever is missed only starts later, as it did before.
+ * --workers value that is not a positive integer, short options run together as in `-qw2`).
+ * Only `drizzle run ...` with `run` first is recognised; whatever is missed only starts later,
+ * as it did before.
  */
 export function prestartCount(args: string[], cores: number): number {
   if (args[0] !== "run") return 0;
@@ -51,6 +52,7 @@ export function prestartCount(args: string[], cores: number): number {
     if (a === "-w" || a === "--workers") value = args[++i];
     else if (a.startsWith("--workers=")) value = a.slice("--workers=".length);
     else if (/^-w\d/.test(a)) value = a.slice(2);
+    else if (/^-[A-Za-z]{2}/.test(a)) return 0;
     else continue;
     if (!/^[1-9]\d*$/.test(value ?? "")) return 0;
     workers = Number(value);

@@ -35,6 +35,8 @@ describe("prestartCount: how many local executors `drizzle run ARGS` will start"
         "run p.yaml -w 0",
         "run p.yaml -w two",
         "run p.yaml --workers",
+        "run p.yaml -qw2", // -q -w 2 to the option parser: not guessed at
+        "run p.yaml -qw 2",
         "",
       ]
     ) {
