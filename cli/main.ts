@@ -8,6 +8,9 @@
 import { availableParallelism } from "node:os";
 import { prestartCount, prestartExecutors } from "../engine/launch/prestart.ts";
 
+// A standalone binary's executors are `drizzle executor` and come through here: they ignore
+// Ctrl-C before loading the command line (see executor_main.ts).
+if (process.argv[2] === "executor") process.on("SIGINT", () => {});
 prestartExecutors(prestartCount(process.argv.slice(2), availableParallelism()));
 const { main } = await import("./program.ts");
 process.exit(await main(process.argv));

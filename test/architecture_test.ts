@@ -71,3 +71,21 @@ test("engine and cli take msgpackr from its plain entry points, never the one lo
     }
   }
 });
+
+test("executor entries ignore Ctrl-C before they load the engine", () => {
+  // Executors start beside the driver, in its process group: one still loading the engine when
+  // Ctrl-C comes would die of it, instead of the driver finishing its batches.
+  const entry = readFileSync(join(root, "cli/executor_main.ts"), "utf8");
+  const staticImports = [...entry.matchAll(/^import\s+(type\s+)?[^;]*;/gm)];
+  expect(staticImports.length).toBeGreaterThan(0);
+  for (const m of staticImports) expect(m[0]).toMatch(/^import\s+type\s/);
+  expect(entry.indexOf("ignoreInterrupts();")).toBeLessThan(entry.indexOf("await runExecutor()"));
+  // A standalone binary's executors come through cli/main.ts: it ignores Ctrl-C before loading
+  // the command line (which loads the executor only when its command runs).
+  const main = readFileSync(join(root, "cli/main.ts"), "utf8");
+  const ignore = main.search(/if \(process\.argv\[2\] === "executor"\) process\.on\("SIGINT"/);
+  expect(ignore).toBeGreaterThan(0);
+  expect(ignore).toBeLessThan(main.indexOf('await import("./program.ts")'));
+  const command = readFileSync(join(root, "cli/commands/executor.ts"), "utf8");
+  expect(command).not.toMatch(/^import[^;]*executor_main/m);
+});
