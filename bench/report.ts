@@ -25,7 +25,42 @@ export interface Machine {
   cpuPressure: { avg10: number; avg60: number } | null;
   /** The code measured: the commit checked out and a hash of the engine's sources as they were. */
   code: { head: string; fingerprint: string };
+  /** How fast the machine was at the start (see `speedCheck`); absent in older results. */
+  speed?: SpeedCheck;
   at: string;
+}
+
+/**
+ * Two small timings taken as a benchmark starts, so runs on other days (or hours) can be set
+ * side by side: this machine's speed drifts by a fifth or more, mostly in what new memory costs.
+ */
+export interface SpeedCheck {
+  /** ms for 100M steps of an integer loop (the cores' own speed). */
+  loopMs: number;
+  /** ms to touch 64 MB of memory never used before (page faults: the part that drifts most). */
+  newMemoryMs: number;
+}
+
+/** The median of 3 of each timing of `SpeedCheck`. */
+export function speedCheck(): SpeedCheck {
+  const median = (f: () => number) => [f(), f(), f()].sort((a, b) => a - b)[1];
+  let sink = 0;
+  const loopMs = median(() => {
+    const t0 = performance.now();
+    let x = 0;
+    for (let i = 0; i < 1e8; i++) x = (x * 31 + i) | 0;
+    sink ^= x;
+    return performance.now() - t0;
+  });
+  const newMemoryMs = median(() => {
+    const t0 = performance.now();
+    const a = new Uint8Array(64 << 20);
+    for (let i = 0; i < a.length; i += 4096) a[i] = 1;
+    sink ^= a[4096];
+    return performance.now() - t0;
+  });
+  if (sink === 0.5) console.log(sink); // keeps the loops from being optimised away
+  return { loopMs: Math.round(loopMs), newMemoryMs: Math.round(newMemoryMs) };
 }
 
 const REPO = new URL("../", import.meta.url).pathname;
@@ -86,6 +121,7 @@ export function machine(): Machine {
     loadavg: loadavg().map((x) => Math.round(x * 100) / 100),
     cpuPressure: cpuPressure(),
     code: { head: gitHead(), fingerprint: codeFingerprint() },
+    speed: speedCheck(),
     at: new Date().toISOString(),
   };
 }
@@ -95,9 +131,12 @@ export function machineLine(m: Machine): string {
     ? `, CPU pressure ${m.cpuPressure.avg10}% (10 s) / ${m.cpuPressure.avg60}% (60 s) of time with a task waiting for a core`
     : "";
   const code = m.code ? `; code: commit ${m.code.head}, sources ${m.code.fingerprint}` : "";
+  const speed = m.speed
+    ? `; speed check: 100M-step loop ${m.speed.loopMs} ms, 64 MB of new memory touched ${m.speed.newMemoryMs} ms`
+    : "";
   return `${m.cores} cores (${m.cpu}), ${m.memGB} GB, linux ${m.kernel}, ${m.runtime}, load average ${
     m.loadavg.join(" ")
-  }${psi}, at start (${m.at})${code}`;
+  }${psi}, at start (${m.at})${code}${speed}`;
 }
 
 /** A Markdown table. */
