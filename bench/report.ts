@@ -35,9 +35,9 @@ export interface Machine {
  * side by side: this machine's speed drifts by a fifth or more, mostly in what new memory costs.
  */
 export interface SpeedCheck {
-  /** ms for 100M steps of an integer loop (the cores' own speed). */
+  /** ms for 50M steps of an integer loop (the cores' own speed). */
   loopMs: number;
-  /** ms to touch 64 MB of memory never used before (page faults: the part that drifts most). */
+  /** ms to touch 32 MB of memory never used before (page faults: the part that drifts most). */
   newMemoryMs: number;
 }
 
@@ -48,13 +48,13 @@ export function speedCheck(): SpeedCheck {
   const loopMs = median(() => {
     const t0 = performance.now();
     let x = 0;
-    for (let i = 0; i < 1e8; i++) x = (x * 31 + i) | 0;
+    for (let i = 0; i < 5e7; i++) x = (x * 31 + i) | 0;
     sink ^= x;
     return performance.now() - t0;
   });
   const newMemoryMs = median(() => {
     const t0 = performance.now();
-    const a = new Uint8Array(64 << 20);
+    const a = new Uint8Array(32 << 20);
     for (let i = 0; i < a.length; i += 4096) a[i] = 1;
     sink ^= a[4096];
     return performance.now() - t0;
@@ -132,7 +132,7 @@ export function machineLine(m: Machine): string {
     : "";
   const code = m.code ? `; code: commit ${m.code.head}, sources ${m.code.fingerprint}` : "";
   const speed = m.speed
-    ? `; speed check: 100M-step loop ${m.speed.loopMs} ms, 64 MB of new memory touched ${m.speed.newMemoryMs} ms`
+    ? `; speed check: 50M-step loop ${m.speed.loopMs} ms, 32 MB of new memory touched ${m.speed.newMemoryMs} ms`
     : "";
   return `${m.cores} cores (${m.cpu}), ${m.memGB} GB, linux ${m.kernel}, ${m.runtime}, load average ${
     m.loadavg.join(" ")

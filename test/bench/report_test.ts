@@ -6,7 +6,7 @@ test("a benchmark's machine line carries the speed check taken at its start, and
   expect(m.speed!.loopMs).toBeGreaterThan(0);
   expect(m.speed!.newMemoryMs).toBeGreaterThan(0);
   expect(machineLine(m)).toContain(
-    `speed check: 100M-step loop ${m.speed!.loopMs} ms, 64 MB of new memory touched ${m.speed!.newMemoryMs} ms`,
+    `speed check: 50M-step loop ${m.speed!.loopMs} ms, 32 MB of new memory touched ${m.speed!.newMemoryMs} ms`,
   );
   const older = { ...m, speed: undefined };
   expect(machineLine(older)).not.toContain("speed check");
