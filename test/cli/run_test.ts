@@ -29,21 +29,50 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("process environment", () => {
-  // Executors are where the allocator setting pays (engine/runtime/self.ts, processEnv).
-  test("executors keep freed memory (MIMALLOC_PURGE_DELAY=-1) unless the user set it", async () => {
+  // The allocator settings pay where memory churns (engine/runtime/self.ts, processEnv).
+  const envYaml = () => {
     const yaml = join(dir, "env.yaml");
     writeFileSync(
       yaml,
-      'source: { stdin: { format: lines } }\nsteps:\n  - map: "String(process.env.MIMALLOC_PURGE_DELAY)"\n' +
+      "source: { stdin: { format: lines } }\nsteps:\n" +
+        '  - map: "`${process.env.MIMALLOC_PURGE_DELAY} ${process.env.MIMALLOC_ALLOW_THP}`"\n' +
         "sink: { stdout: { format: lines } }\n",
     );
+    return yaml;
+  };
+  const unset = () => {
     const without = { ...process.env };
     delete without.MIMALLOC_PURGE_DELAY;
-    const byDefault = await drizzle(["run", yaml, "--workers", "2"], "a\nb\nc\nd\n", {}, without);
+    delete without.MIMALLOC_ALLOW_THP;
+    return without;
+  };
+
+  test("executors keep freed memory and ask for huge pages, unless the user chose otherwise", async () => {
+    const yaml = envYaml();
+    const byDefault = await drizzle(["run", yaml, "--workers", "2"], "a\nb\nc\nd\n", {}, unset());
     expect(byDefault.stderr).toBe("");
-    expect(byDefault.stdout).toBe("-1\n-1\n-1\n-1\n");
-    const chosen = await drizzle(["run", yaml, "--workers", "2"], "a\nb\n", { MIMALLOC_PURGE_DELAY: "25" });
-    expect(chosen.stdout).toBe("25\n25\n");
+    expect(byDefault.stdout).toBe("-1 1\n".repeat(4));
+    const chosen = await drizzle(
+      ["run", yaml, "--workers", "2"],
+      "a\nb\n",
+      { MIMALLOC_PURGE_DELAY: "25", MIMALLOC_ALLOW_THP: "0" },
+      unset(),
+    );
+    expect(chosen.stdout).toBe("25 0\n25 0\n");
+  }, 30_000);
+
+  test("bin/drizzle asks for huge pages in the driver too (not for the purge delay)", async () => {
+    // In-process executors run the map inside the driver: it shows the driver's environment.
+    const yaml = envYaml();
+    const byDefault = await drizzle(["run", yaml, "--executors", "in-process"], "a\n", {}, unset());
+    expect(byDefault.stdout).toBe("undefined 1\n");
+    const chosen = await drizzle(
+      ["run", yaml, "--executors", "in-process"],
+      "a\n",
+      { MIMALLOC_ALLOW_THP: "0" },
+      unset(),
+    );
+    expect(chosen.stdout).toBe("undefined 0\n");
   }, 30_000);
 });
 
