@@ -23,10 +23,15 @@ const LIMIT_MB = 300;
  */
 const RETURNING = "10";
 
+/** The smallest footprint adds smaller batches (the default is 50000 records, up to 4 MB). */
+const SMALL_BATCH_RECORDS = 10000;
+
 export interface MemoryRun {
   bytes: number;
   /** MIMALLOC_PURGE_DELAY given to the run (with MIMALLOC_ALLOW_THP=0), if not drizzle's default. */
   purgeDelay?: string;
+  /** --batch-records given to the run, if not drizzle's default. */
+  batchRecords?: number;
   ok: boolean;
   exit: number | null;
   bytesOut: number;
@@ -48,11 +53,12 @@ const slowReader = existsSync("/usr/bin/pv") || existsSync("/bin/pv")
   // Without pv: a reader that takes 1 MB, then sleeps 50 ms (about 20 MB/s).
   : `'${BUN}' -e 'for await (const c of process.stdin) await new Promise((r) => setTimeout(r, c.length / 20000))'`;
 
-async function once(bytes: number, purgeDelay?: string): Promise<MemoryRun> {
+async function once(bytes: number, purgeDelay?: string, batchRecords?: number): Promise<MemoryRun> {
   const count = `${BENCH_TMP}/memory.count`;
   rmSync(count, { force: true });
   const script = `'${BUN}' '${ROOT}bench/gen_text.ts' ${bytes} --cycle ` +
     `| '${DRIZZLE}' run '${ROOT}bench/pipelines/passthrough.yaml' --workers ${WORKERS} --quiet ` +
+    (batchRecords ? `--batch-records ${batchRecords} ` : "") +
     `| ${slowReader} | wc -c > '${count}'`;
   const sampler = new TreeSampler(100);
   let driverPid = 0;
@@ -86,6 +92,7 @@ async function once(bytes: number, purgeDelay?: string): Promise<MemoryRun> {
   return {
     bytes,
     purgeDelay,
+    batchRecords,
     // The last line may have lacked a newline: the engine adds one.
     ok: f.code === 0 && (bytesOut === bytes || bytesOut === bytes + 1),
     exit: f.code,
@@ -110,15 +117,17 @@ async function once(bytes: number, purgeDelay?: string): Promise<MemoryRun> {
 
 export async function memory(o: BenchOptions): Promise<void> {
   const m = machine();
-  const sizes = o.quick ? [500e6] : [1e9, 5e9];
+  // Quick: three runs of 15 s (the peak is reached within the first few seconds).
+  const sizes = o.quick ? [300e6] : [1e9, 5e9];
   const runs: MemoryRun[] = [];
   // Each size as drizzle runs by default, then the smallest with the allocator returning memory.
-  const plan: Array<[number, string | undefined]> = [...sizes.map((b): [number, undefined] => [b, undefined])];
-  plan.push([sizes[0], RETURNING]);
-  for (const [bytes, purgeDelay] of plan) {
-    const how = purgeDelay ? `, MIMALLOC_PURGE_DELAY=${purgeDelay} MIMALLOC_ALLOW_THP=0` : "";
+  const plan: Array<[number, string?, number?]> = sizes.map((b): [number] => [b]);
+  plan.push([sizes[0], RETURNING], [sizes[0], RETURNING, SMALL_BATCH_RECORDS]);
+  for (const [bytes, purgeDelay, batchRecords] of plan) {
+    const how = (purgeDelay ? `, MIMALLOC_PURGE_DELAY=${purgeDelay} MIMALLOC_ALLOW_THP=0` : "") +
+      (batchRecords ? ` --batch-records ${batchRecords}` : "");
     note(`memory: ${fmt(bytes)}B through a ${RATE}B/s reader${how} (about ${Math.round(bytes / 20e6)} s)`);
-    const r = await once(bytes, purgeDelay);
+    const r = await once(bytes, purgeDelay, batchRecords);
     runs.push(r);
     note(
       `memory ${fmt(bytes)}B${how}: peak ${fmt(r.peakMB)} MB (driver ${fmt(r.peakDriverMB)}), ${
@@ -160,7 +169,10 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
   const grew = runs.length > 1
     ? runs[runs.length - 1].peakMB / runs[0].peakMB
     : runs[0].peakSecondHalfMB / runs[0].peakFirstHalfMB;
-  const label = (r: MemoryRun) => `${fmt(r.bytes)}B${r.purgeDelay ? `, purge ${r.purgeDelay} ms, 4 KB pages` : ""}`;
+  const label = (r: MemoryRun) =>
+    `${fmt(r.bytes)}B${r.purgeDelay ? `, purge ${r.purgeDelay} ms, 4 KB pages` : ""}${
+      r.batchRecords ? `, batches of ${fmt(r.batchRecords)}` : ""
+    }`;
   const md = [
     `# Memory under backpressure (${o.quick ? "quick" : "full"})`,
     "",
@@ -175,7 +187,9 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
     `for reuse, which is faster (no page faults on memory taken again) and holds each executor at its high point; ` +
     `and with \`MIMALLOC_ALLOW_THP=1\` (the driver too): memory comes in 2 MB pages, fewer faults for more ` +
     `resident memory. The last row sets \`MIMALLOC_PURGE_DELAY=${RETURNING} MIMALLOC_ALLOW_THP=0\` (freed memory ` +
-    `goes back to the system after ${RETURNING} ms; 4 KB pages), the choice for a smaller footprint.`,
+    `goes back to the system after ${RETURNING} ms; 4 KB pages), the choice for a smaller footprint; the one ` +
+    `after it also \`--batch-records ${SMALL_BATCH_RECORDS}\`. On a backlog both take about twice the CPU ` +
+    `(bench/README.md).`,
     "",
     table(
       [
@@ -192,9 +206,10 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
       ],
       data.runs.map((r) => [
         `${fmt(r.bytes)}B`,
-        r.purgeDelay
+        (r.purgeDelay
           ? `returns memory after ${r.purgeDelay} ms, 4 KB pages`
-          : "keeps freed memory, 2 MB pages (default)",
+          : "keeps freed memory, 2 MB pages (default)") +
+        (r.batchRecords ? `; batches of ${fmt(r.batchRecords)} records` : ""),
         `${r.seconds.toFixed(1)} s`,
         `${fmt(r.mbPerSec)} MB/s`,
         `${fmt(r.peakMB)} MB`,
@@ -211,7 +226,9 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
     target("peak RSS, driver + executors", worst, data.limitMB, false, "MB"),
     ...returning.map((r) =>
       target(
-        `peak RSS, driver + executors, MIMALLOC_PURGE_DELAY=${r.purgeDelay} MIMALLOC_ALLOW_THP=0`,
+        `peak RSS, driver + executors, MIMALLOC_PURGE_DELAY=${r.purgeDelay} MIMALLOC_ALLOW_THP=0${
+          r.batchRecords ? ` --batch-records ${r.batchRecords}` : ""
+        }`,
         r.peakMB,
         data.limitMB,
         false,
