@@ -120,7 +120,8 @@ export async function memory(o: BenchOptions): Promise<void> {
   // Quick: three runs of 15 s (the peak is reached within the first few seconds).
   const sizes = o.quick ? [300e6] : [1e9, 5e9];
   const runs: MemoryRun[] = [];
-  // Each size as drizzle runs by default, then the smallest with the allocator returning memory.
+  // Each size as drizzle runs by default, then the smallest in the small-footprint settings, then
+  // those with smaller batches.
   const plan: Array<[number, string?, number?]> = sizes.map((b): [number] => [b]);
   plan.push([sizes[0], RETURNING], [sizes[0], RETURNING, SMALL_BATCH_RECORDS]);
   for (const [bytes, purgeDelay, batchRecords] of plan) {
