@@ -20,6 +20,7 @@ import {
 import { KeptOutputs, Outbox, type Output, type Targets } from "./map_outputs.ts";
 import { bitSet, LocalScheduler } from "./scheduler.ts";
 import { StageRunner, type TaskInput, type TaskOutput } from "./task.ts";
+import { quietPoint } from "../runtime/mod.ts";
 
 /** How the job reaches the outside world: the driver and the other executors. */
 export interface JobPorts {
@@ -336,6 +337,7 @@ export class JobRun {
     this.#flush();
     if (this.mode === "drizzle") this.#checkGroups();
     this.#flushSink();
+    quietPoint();
     this.#pumping = false;
     this.#pump();
   }

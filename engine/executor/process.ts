@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline";
 import { configureLog, log, type LogLevel } from "../log.ts";
-import { runtimeVersion } from "../runtime/mod.ts";
+import { collectAtQuietPoints, runtimeVersion } from "../runtime/mod.ts";
 import { executorId, jobId } from "../wire/mod.ts";
 import { Executor } from "./executor.ts";
 
@@ -41,6 +41,8 @@ export async function executorMain(
   // Ctrl-C reaches the whole process group; the driver decides how the job stops (it finishes
   // the current batches, then sends Shutdown), so executors must not die on it.
   process.on("SIGINT", () => {});
+  // Garbage is collected after each run of tasks, where the input just processed is dead (gc.ts).
+  collectAtQuietPoints();
   const lines = createInterface({ input: stdin });
   const first = await new Promise<string | null>((resolve, reject) => {
     lines.once("line", (l) => resolve(l.trim()));
