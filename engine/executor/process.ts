@@ -26,6 +26,17 @@ export interface JobLine {
  * connect from that first line instead (a `JobLine`); if stdin closes first, it was not needed
  * and exits quietly.
  */
+/**
+ * Whether an executor with this environment collects garbage after each run of tasks, with
+ * young-generation collections (gc.ts): faster, but the old generation may then hold up to
+ * 32 MB of dead buffers, which in the small-footprint setting cost 20-30 MB per executor. So
+ * only when the allocator keeps its freed memory anyway (`MIMALLOC_PURGE_DELAY=-1`, what
+ * processEnv sets unless the user chose otherwise).
+ */
+export function quietPointCollections(env: Record<string, string | undefined>): boolean {
+  return env.MIMALLOC_PURGE_DELAY === "-1";
+}
+
 export async function executorMain(
   env: Record<string, string | undefined>,
   stdin: NodeJS.ReadableStream,
@@ -41,8 +52,7 @@ export async function executorMain(
   // Ctrl-C reaches the whole process group; the driver decides how the job stops (it finishes
   // the current batches, then sends Shutdown), so executors must not die on it.
   process.on("SIGINT", () => {});
-  // Garbage is collected after each run of tasks, where the input just processed is dead (gc.ts).
-  collectAtQuietPoints();
+  if (quietPointCollections(env)) collectAtQuietPoints();
   const lines = createInterface({ input: stdin });
   const first = await new Promise<string | null>((resolve, reject) => {
     lines.once("line", (l) => resolve(l.trim()));

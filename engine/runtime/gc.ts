@@ -76,7 +76,8 @@ export function buffersPassed(bytes: number): void {
  * eden collection then promotes them, and only a full one frees them later. A full collection
  * still follows whenever buffers take more than FULL_EXTERNAL_BYTES after the eden one.
  * A 6M-event YSB backlog through stdin: 7.65 -> 6.74 s, 13.8 -> 12.4 s of CPU (medians of 5
- * interleaved runs), with each process's peak about 30 MB higher.
+ * interleaved runs), with each executor's peak about 30 MB higher; executors do it only where
+ * the allocator keeps its freed memory anyway (executor/process.ts, quietPointCollections).
  */
 export function collectAtQuietPoints(): void {
   atQuietPoints = true;

@@ -30,3 +30,18 @@ test("by default, passing enough buffers makes a full collection at once; a quie
 test("with collectAtQuietPoints, the collection waits for the quiet point and is a young one", () => {
   expect(collectionsWhen(true)).toEqual({ passed: [0, 0], quiet: [1, 0] });
 });
+
+test("executors collect at quiet points when the allocator keeps freed memory: by default, not in the small footprint", async () => {
+  const { quietPointCollections } = await import("../../../engine/executor/process.ts");
+  const { processEnv } = await import("../../../engine/runtime/mod.ts");
+  const byDefault = { ...process.env };
+  delete byDefault.MIMALLOC_PURGE_DELAY;
+  const saved = process.env.MIMALLOC_PURGE_DELAY;
+  delete process.env.MIMALLOC_PURGE_DELAY;
+  try {
+    expect(quietPointCollections({ ...byDefault, ...processEnv() })).toBe(true);
+  } finally {
+    if (saved !== undefined) process.env.MIMALLOC_PURGE_DELAY = saved;
+  }
+  expect(quietPointCollections({ MIMALLOC_PURGE_DELAY: "10" })).toBe(false);
+});
