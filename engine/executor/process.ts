@@ -17,16 +17,6 @@ export interface JobLine {
 }
 
 /**
- * Entry point of an executor process (`drizzle executor`). Where to connect comes from the
- * environment; the job secret comes as the first line of stdin, so it never shows in a process
- * listing. Stdin stays open: when it closes, the driver is gone and the executor exits.
- *
- * An executor started ahead of its job (`DRIZZLE_PRESTARTED=1`: `drizzle run` starts its local
- * executors before it has loaded the pipeline, so that both load at once) learns where to
- * connect from that first line instead (a `JobLine`); if stdin closes first, it was not needed
- * and exits quietly.
- */
-/**
  * Whether an executor with this environment collects garbage after each run of tasks, with
  * young-generation collections (gc.ts): faster, but the old generation may then hold up to
  * 32 MB of dead buffers, which in the small-footprint setting cost 20-30 MB per executor. So
@@ -37,6 +27,16 @@ export function quietPointCollections(env: Record<string, string | undefined>): 
   return env.MIMALLOC_PURGE_DELAY === "-1";
 }
 
+/**
+ * Entry point of an executor process (`drizzle executor`). Where to connect comes from the
+ * environment; the job secret comes as the first line of stdin, so it never shows in a process
+ * listing. Stdin stays open: when it closes, the driver is gone and the executor exits.
+ *
+ * An executor started ahead of its job (`DRIZZLE_PRESTARTED=1`: `drizzle run` starts its local
+ * executors before it has loaded the pipeline, so that both load at once) learns where to
+ * connect from that first line instead (a `JobLine`); if stdin closes first, it was not needed
+ * and exits quietly.
+ */
 export async function executorMain(
   env: Record<string, string | undefined>,
   stdin: NodeJS.ReadableStream,
