@@ -1,7 +1,7 @@
 /**
  * YSB's first stage in one process, without scheduling, sockets or process start: the map tasks
  * of pipelines/ysb.yaml (decode into lines, parse json with fields, filter, map, join, window
- * combine) on 4 MB chunks of generated events, with the forced collections an executor makes,
+ * combine) on 4 MB chunks of generated events, with the collections an executor makes,
  * once to warm up and once measured.
  * Beside it, the same chunks only decoded into lines (a first stage that keeps nothing), so the
  * operators' share shows. CPU ms per million events, median and range; each variant runs in a
@@ -19,7 +19,8 @@ import { ysbEventsBytes } from "../engine/io/ysb.ts";
 import { loadTables } from "../engine/ops/join.ts";
 import { Rejects } from "../engine/ops/reject.ts";
 import { buildPlan, loadPipeline } from "../engine/plan/mod.ts";
-import { buffersPassed, processEnv } from "../engine/runtime/mod.ts";
+import { buffersPassed, collectAtQuietPoints, processEnv, quietPoint } from "../engine/runtime/mod.ts";
+import { quietPointCollections } from "../engine/executor/process.ts";
 import { fmtSpread, spread } from "./stats.ts";
 
 const CHUNK = 4 << 20;
@@ -47,10 +48,13 @@ async function measure(variant: string, millions: number): Promise<number> {
     at = end;
   }
   const map = new StageRunner(plan, 0, new Rejects(false));
+  // Collections as an executor makes them (engine/executor/process.ts): after each task.
+  if (quietPointCollections(process.env)) collectAtQuietPoints();
   const pass = () => {
     for (const data of chunks) {
-      map.run(0, { kind: "source", data, time: 0 }, false);
       buffersPassed(data.length);
+      map.run(0, { kind: "source", data, time: 0 }, false);
+      quietPoint();
     }
   };
   // The first pass warms the JIT up (a fixed cost, not one per event); the second is measured.
