@@ -55,10 +55,24 @@ function jsonParser(fields: string[] | undefined): Parser {
   };
 }
 
-/** A function building `{ [fields[0]]: values[0], ... }` with one object literal (one shape). */
-function recordMaker(fields: string[]): (values: unknown[]) => Record<string, unknown> {
-  const props = fields.map((f, i) => `${JSON.stringify(f)}: v[${i}]`).join(", ");
-  return new Function("v", `"use strict"; return { ${props} };`) as (values: unknown[]) => Record<string, unknown>;
+type RecordMaker = (values: unknown[]) => Record<string, unknown>;
+
+const makers = new Map<string, RecordMaker>();
+
+/**
+ * A function building `{ [fields[0]]: values[0], ... }` with one object literal (one shape).
+ * One per list of names in a process: steps are fused anew for every task, and a function made
+ * by `new Function` is new code, which the runtime would compile again, tier by tier, each time.
+ */
+export function recordMaker(fields: string[]): RecordMaker {
+  const id = JSON.stringify(fields);
+  let make = makers.get(id);
+  if (!make) {
+    const props = fields.map((f, i) => `${JSON.stringify(f)}: v[${i}]`).join(", ");
+    make = new Function("v", `"use strict"; return { ${props} };`) as RecordMaker;
+    makers.set(id, make);
+  }
+  return make;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { fuseSteps } from "../../../engine/ops/narrow.ts";
-import { compileParser, splitCsv } from "../../../engine/ops/parse.ts";
+import { compileParser, recordMaker, splitCsv } from "../../../engine/ops/parse.ts";
 import { Rejects } from "../../../engine/ops/reject.ts";
 import type { NarrowStepPlan, ParseStepPlan } from "../../../engine/plan/plan.ts";
 
@@ -21,8 +21,11 @@ function run(steps: NarrowStepPlan[], input: unknown[]): { out: unknown[]; rejec
  * Checks `parse: { json, fields }` on `text` against JSON.parse and picking the fields: the same
  * record (numbers to the sign of zero), or a rejection. True when it was a record.
  */
-function sameAsJsonParse(fields: string[], text: string): boolean {
-  const p = compileParser(parseStep({ format: "json", fields }));
+function sameAsJsonParse(
+  fields: string[],
+  text: string,
+  p = compileParser(parseStep({ format: "json", fields })),
+): boolean {
   let want: Record<string, unknown>;
   try {
     const v = JSON.parse(text);
@@ -118,6 +121,16 @@ describe("parse json", () => {
       if (sameAsJsonParse(fields, text)) parsed++;
     }
     expect(parsed).toBeGreaterThan(2500);
+  });
+
+  test("parsers of the same fields build their records with one function", () => {
+    // New code per task would be compiled again per task, and its records would each have a
+    // shape of their own, which the steps after it would see as many.
+    const a = compileParser(parseStep({ format: "json", fields: ["a", "b"] }));
+    const b = compileParser(parseStep({ format: "json", fields: ["a", "b"] }));
+    expect(recordMaker(["a", "b"])).toBe(recordMaker(["a", "b"]));
+    expect(recordMaker(["a", "b"])).not.toBe(recordMaker(["b", "a"]));
+    expect([a('{"a":1,"b":2}'), b('{"b":2,"a":1}')]).toEqual([{ a: 1, b: 2 }, { a: 1, b: 2 }]);
   });
 
   test("the text comes from the `from` expression over the input", () => {
