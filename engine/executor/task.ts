@@ -3,6 +3,7 @@ import { countsPiecesInPlace } from "../plan/stages.ts";
 import { AggregateFns, AggregateState, Combiner, type PartialBlock, type Slots } from "../ops/aggregate.ts";
 import { compileExpression } from "../ops/expr.ts";
 import { type Emit, fuseSteps } from "../ops/narrow.ts";
+import { parseJsonLines, scansJsonFields } from "../ops/parse.ts";
 import { type PieceSink, separatorTest, splitPieces } from "../ops/split.ts";
 import { type Key, normalizeKey, partitionOf } from "../ops/partition.ts";
 import type { Rejects } from "../ops/reject.ts";
@@ -87,6 +88,11 @@ export class StageRunner {
    * includes the newline.
    */
   readonly #splitsChunks: ((c: number) => boolean) | undefined;
+  /**
+   * Set when the stage starts with `parse: { json, fields }` of each input line itself: the
+   * fields, read from the chunk's bytes without a string per line (ops/parse.ts, parseJsonLines).
+   */
+  readonly #parsesLines: string[] | undefined;
 
   constructor(readonly plan: PhysicalPlan, stageId: number, readonly rejects: Rejects) {
     this.stage = plan.stages[stageId];
@@ -109,6 +115,12 @@ export class StageRunner {
     this.#splitsChunks = this.#countsPieces && stageId === 0 && plan.source.format === "lines" &&
         only?.kind === "split" && only.from.trim() === only.as
       ? separatorTest(only.on + "\n")
+      : undefined;
+    const first = this.stage.steps[0];
+    this.#parsesLines = stageId === 0 && plan.source.format === "lines" && !plan.source.generate &&
+        first?.kind === "parse" && first.format === "json" && first.from.trim() === first.as &&
+        scansJsonFields(first.fields)
+      ? first.fields
       : undefined;
     const own = this.stage.window;
     this.#receivesPartials = own !== undefined && combinesBeforeShuffle(own, plan.deadLetter !== undefined);
@@ -153,7 +165,9 @@ export class StageRunner {
     } else if (input.kind === "source") {
       const text = this.#splitsChunks && pieces ? chunkText(input.data) : null;
       if (text !== null) splitPieces(text, this.#splitsChunks!, pieces!);
-      else decodeRecords(input.data, this.plan.source.format, input.header, this.rejects, chain);
+      else if (!this.#parsedLines(input.data, emit, chain, pieces)) {
+        decodeRecords(input.data, this.plan.source.format, input.header, this.rejects, chain);
+      }
     } else if (this.stage.window) {
       this.#runWindow(partition, input, final, chain);
     } else if (this.stage.head) {
@@ -167,6 +181,13 @@ export class StageRunner {
       }
     }
     return finish();
+  }
+
+  /** The chunk through parseJsonLines, when the stage starts so; false when it did nothing. */
+  #parsedLines(data: Uint8Array, emit: Emit, chain: Emit, pieces: PieceSink | undefined): boolean {
+    if (!this.#parsesLines) return false;
+    const rest = fuseSteps(this.stage.steps.slice(1), this.rejects, emit, pieces);
+    return parseJsonLines(data, decodeText(data), this.#parsesLines, rest, chain);
   }
 
   /** A windowed aggregate: add the batch's records, advance the watermark, emit closed windows. */

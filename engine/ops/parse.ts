@@ -40,9 +40,7 @@ function jsonParser(fields: string[] | undefined): Parser {
   };
   // "__proto__" as a name, or a name twice, keeps the plain path: building the record by
   // assignment treats those specially.
-  if (new Set(fields).size !== fields.length || fields.includes("__proto__")) {
-    return (text) => pick(JSON.parse(needString(text, "json")));
-  }
+  if (!scansJsonFields(fields)) return (text) => pick(JSON.parse(needString(text, "json")));
   const values: unknown[] = new Array(fields.length);
   const record = recordMaker(fields);
   const scan = flatObjectScanner(fields);
@@ -83,7 +81,7 @@ export function recordMaker(fields: string[]): RecordMaker {
 // deno-lint-ignore no-control-regex -- control characters are exactly what it looks for
 const ESCAPE_OR_CONTROL = /[\\\x00-\x1f]/;
 
-const QUOTE = 34, COMMA = 44, COLON = 58, OPEN = 123, CLOSE = 125, MINUS = 45, DOT = 46, SPACE = 32;
+const QUOTE = 34, BACKSLASH = 92, COMMA = 44, COLON = 58, OPEN = 123, CLOSE = 125, MINUS = 45, DOT = 46, SPACE = 32;
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
 
@@ -196,6 +194,149 @@ export function flatObjectScanner(fields: string[]): (s: string, values: unknown
       if (c === SPACE) c = s.charCodeAt(i = skipSpace(s, i));
     }
   };
+}
+
+/** Whether `parse: { json, fields }` builds its records by a scan (see jsonParser): the fields allow it. */
+export function scansJsonFields(fields: string[] | undefined): fields is string[] {
+  return fields !== undefined && new Set(fields).size === fields.length && !fields.includes("__proto__");
+}
+
+/**
+ * `parse: { json, fields }` of every line of a chunk itself, read from the chunk's bytes: no
+ * string per line, and the structure found by loops the compiler makes inline (`indexOf` and
+ * `startsWith` on a string are calls). `text` is the chunk decoded; when it has one character
+ * per byte (no multi-byte characters), a value is `text.slice` at the byte offsets. A line the
+ * byte scan does not vouch for (escapes, other whitespace, nested values, bad JSON, the last
+ * line without its newline) goes to `line` as its string, for the parse step itself; the rest
+ * go to `parsed` as records. Lines are split as splitLines splits them (a CR before the newline
+ * dropped), in order. False, having done nothing, when `text` has more or fewer characters
+ * than `data` has bytes.
+ */
+export function parseJsonLines(
+  data: Uint8Array,
+  text: string,
+  fields: string[],
+  parsed: (record: unknown) => void,
+  line: (text: string) => void,
+): boolean {
+  if (text.length !== data.length) return false;
+  const scan = flatObjectByteScanner(fields);
+  const record = recordMaker(fields);
+  const values: unknown[] = new Array(fields.length);
+  for (let at = 0; at < data.length;) {
+    const nl = data.indexOf(10, at);
+    if (nl < 0) {
+      const last = text.slice(at);
+      line(last.endsWith("\r") ? last.slice(0, -1) : last);
+      return true;
+    }
+    const end = nl > at && data[nl - 1] === 13 ? nl - 1 : nl;
+    // The byte after the line (its newline, or the CR before it) stops every loop of the scan.
+    if (scan(data, text, at, end, values)) parsed(record(values));
+    else line(text.slice(at, end));
+    at = nl + 1;
+  }
+  return true;
+}
+
+type ByteScan = (b: Uint8Array, text: string, start: number, end: number, values: unknown[]) => boolean;
+
+const byteScanners = new Map<string, ByteScan>();
+
+/**
+ * flatObjectScanner over bytes: the line b[start, end), whose next byte is a control character
+ * (a newline or CR), is a JSON object of scalars with only spaces for whitespace and no escapes;
+ * its values are taken from `text` at the same offsets. Stricter than the string scan (which
+ * the caller falls back to), never more lenient than JSON.
+ */
+function flatObjectByteScanner(fields: string[]): ByteScan {
+  const id = JSON.stringify(fields);
+  let scan = byteScanners.get(id);
+  if (scan) return scan;
+  const fieldAt = fieldMatcher(fields);
+  const n = fields.length;
+  scan = (b, text, start, end, values) => {
+    for (let k = 0; k < n; k++) values[k] = null;
+    let i = start;
+    while (b[i] === SPACE) i++;
+    if (b[i] !== OPEN) return false;
+    i++;
+    while (b[i] === SPACE) i++;
+    if (b[i] !== CLOSE) {
+      for (;;) {
+        if (b[i] !== QUOTE) return false;
+        const keyStart = ++i;
+        i = stringEnd(b, i);
+        if (i < 0) return false;
+        const keyEnd = i++;
+        while (b[i] === SPACE) i++;
+        if (b[i] !== COLON) return false;
+        i++;
+        while (b[i] === SPACE) i++;
+        const from = i;
+        const c = b[i];
+        if (c === QUOTE) {
+          i = stringEnd(b, i + 1);
+          if (i < 0) return false;
+          i++;
+        } else {
+          i = bareBytesEnd(b, i, c);
+          if (i < 0) return false;
+        }
+        const field = fieldAt(text, keyStart, keyEnd);
+        if (field >= 0) values[field] = c === QUOTE ? text.slice(from + 1, i - 1) : bareAt(text, from, i);
+        while (b[i] === SPACE) i++;
+        if (b[i] === CLOSE) break;
+        if (b[i] !== COMMA) return false;
+        i++;
+        while (b[i] === SPACE) i++;
+      }
+    }
+    i++;
+    while (b[i] === SPACE) i++;
+    return i === end;
+  };
+  byteScanners.set(id, scan);
+  return scan;
+}
+
+/** Index of the quote that ends the string whose text starts at i; -1 at a backslash or control byte. */
+function stringEnd(b: Uint8Array, i: number): number {
+  let c = b[i];
+  while (c !== QUOTE) {
+    if (c < 32 || c === BACKSLASH) return -1;
+    c = b[++i];
+  }
+  return i;
+}
+
+/** Index after the number, true, false or null at i (c = b[i]); -1 if none. As bareEnd, on bytes. */
+function bareBytesEnd(b: Uint8Array, i: number, c: number): number {
+  if (c === MINUS || isDigit(c)) {
+    if (c === MINUS) c = b[++i];
+    if (!isDigit(c)) return -1;
+    if (c === 48) c = b[++i];
+    else while (isDigit(c)) c = b[++i];
+    if (c === DOT) {
+      c = b[++i];
+      if (!isDigit(c)) return -1;
+      while (isDigit(c)) c = b[++i];
+    }
+    if (c === 101 || c === 69) {
+      c = b[++i];
+      if (c === 43 || c === MINUS) c = b[++i];
+      if (!isDigit(c)) return -1;
+      while (isDigit(c)) c = b[++i];
+    }
+    return i;
+  }
+  // true, false, null
+  if (c === 116) return b[i + 1] === 114 && b[i + 2] === 117 && b[i + 3] === 101 ? i + 4 : -1;
+  if (c === 110) return b[i + 1] === 117 && b[i + 2] === 108 && b[i + 3] === 108 ? i + 4 : -1;
+  if (c === 102) {
+    return b[i + 1] === 97 && b[i + 2] === 108 && b[i + 3] === 115 && b[i + 4] === 101 ? i + 5 : -1;
+  }
+  return -1;
 }
 
 function fieldsParser(format: "csv" | "tsv", columns: string[]): Parser {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { fuseSteps } from "../../../engine/ops/narrow.ts";
-import { compileParser, recordMaker, splitCsv } from "../../../engine/ops/parse.ts";
+import { compileParser, parseJsonLines, recordMaker, scansJsonFields, splitCsv } from "../../../engine/ops/parse.ts";
+import { splitLines } from "../../../engine/io/decode.ts";
 import { Rejects } from "../../../engine/ops/reject.ts";
 import type { NarrowStepPlan, ParseStepPlan } from "../../../engine/plan/plan.ts";
 
@@ -137,6 +138,100 @@ describe("parse json", () => {
     const step = parseStep({ format: "json", from: "r.payload", fields: ["n"] });
     const { out } = run([{ ...step, as: "r" }], [{ payload: '{"n":5}' }]);
     expect(out).toEqual([{ n: 5 }]);
+  });
+});
+
+describe("parse json of whole lines from a chunk's bytes", () => {
+  const fields = ["id", "kind", "t"];
+  const enc = new TextEncoder();
+
+  /**
+   * What each line of the chunk gives, in order: through parseJsonLines (records it built, or
+   * the parse step on the lines it handed back), and through splitLines and the parse step
+   * alone. A rejection is "rejected: <message>".
+   */
+  function both(data: Uint8Array): { bytes: unknown[]; lines: unknown[]; handedBack: number } {
+    const p = compileParser(parseStep({ format: "json", fields }));
+    const viaStep = (line: string) => {
+      try {
+        return p(line);
+      } catch (e) {
+        return `rejected: ${(e as Error).message}`;
+      }
+    };
+    const bytes: unknown[] = [];
+    let handedBack = 0;
+    const done = parseJsonLines(data, new TextDecoder().decode(data), fields, (r) => bytes.push(r), (line) => {
+      handedBack++;
+      bytes.push(viaStep(line));
+    });
+    expect(done).toBe(true);
+    return { bytes, lines: splitLines(data).map(viaStep), handedBack };
+  }
+
+  test("random objects, damaged copies and odd lines give what the parse step gives, line by line", () => {
+    let seed = 5;
+    // The high bits of the generator: its low bits repeat with short periods.
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) >>> 12) % n;
+    const space = () => (rnd(5) === 0 ? " ".repeat(1 + rnd(2)) : "");
+    const keys = ["id", "kind", "t", "x", "kin", "", "ti"];
+    const values = [
+      '"a"',
+      '""',
+      '"x y"',
+      "0",
+      "-12",
+      "3.25e-2",
+      "1E+3",
+      "true",
+      "false",
+      "null",
+      '"q\\"d"',
+      '"a\\nb"',
+      '"\\u00e9"',
+      "[1]",
+      "01",
+    ];
+    const lines: string[] = [];
+    for (let n = 0; n < 3000; n++) {
+      const pairs = Array.from(
+        { length: rnd(5) },
+        () => `${space()}"${keys[rnd(keys.length)]}"${space()}:${space()}${values[rnd(values.length)]}${space()}`,
+      );
+      let text = `${space()}{${pairs.join(",")}}${space()}`;
+      if (rnd(3) === 0) {
+        const at = rnd(text.length);
+        const c = '{}":,. -e1\ta\r'[rnd(13)];
+        text = rnd(2) === 0 ? text.slice(0, at) + text.slice(at + 1) : text.slice(0, at) + c + text.slice(at);
+      }
+      lines.push(text);
+    }
+    lines.push("", "   ", "{}", '{"id":1}', "[]", '"s"', "tru", '{"id":tru}', '{"id":fals}', '{"id":nul}', '{"id":-}');
+    // Newlines, CR-LF, and a last line with and without its newline.
+    for (const chunk of [lines.join("\n") + "\n", lines.join("\r\n"), lines.join("\n")]) {
+      const { bytes, lines: want, handedBack } = both(enc.encode(chunk));
+      expect(bytes).toEqual(want);
+      // Both ways are taken many times: lines built from the bytes, and lines handed back.
+      expect(want.length - handedBack).toBeGreaterThan(1000);
+      expect(handedBack).toBeGreaterThan(1000);
+    }
+  });
+
+  test("a byte that is not UTF-8 inside a string decodes as it does in the line's text", () => {
+    const data = Uint8Array.of(...enc.encode('{"id":"a'), 0x80, ...enc.encode('b","t":2}\n'));
+    const { bytes, lines, handedBack } = both(data);
+    expect(bytes).toEqual(lines);
+    expect(bytes).toEqual([{ id: "a\uFFFDb", kind: null, t: 2 }]);
+    expect(handedBack).toBe(0);
+  });
+
+  test("a chunk with multi-byte characters is left to the line path; so are names the scan cannot take", () => {
+    const data = enc.encode('{"id":"é"}\n');
+    expect(parseJsonLines(data, new TextDecoder().decode(data), fields, () => {}, () => {})).toBe(false);
+    expect(scansJsonFields(["a", "b"])).toBe(true);
+    expect(scansJsonFields(["a", "a"])).toBe(false);
+    expect(scansJsonFields(["__proto__"])).toBe(false);
+    expect(scansJsonFields(undefined)).toBe(false);
   });
 });
 
