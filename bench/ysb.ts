@@ -15,7 +15,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { feedPaced, lineStarts } from "./paced.ts";
 import { DRIZZLE, killTree, ROOT, run } from "./proc.ts";
 import { type BenchOptions, machine, note } from "./report.ts";
@@ -57,8 +57,7 @@ async function eventsFile(events: number, rate: number): Promise<string> {
     stdoutFile: `${path}.tmp`,
   });
   if (f.code !== 0) throw new Error(`drizzle generate ysb failed (exit ${f.code}): ${f.stderr.trim().split("\n")[0]}`);
-  writeFileSync(path, readFileSync(`${path}.tmp`));
-  rmSync(`${path}.tmp`);
+  renameSync(`${path}.tmp`, path);
   return path;
 }
 
@@ -179,7 +178,7 @@ async function feed(
   child: ChildProcess,
   metrics: string,
   buf: Buffer,
-  starts: Uint32Array,
+  starts: Float64Array,
   events: number,
   rate: number,
 ): Promise<{ t0: number; backlogBytes: number }> {
@@ -218,6 +217,10 @@ async function once(
     yaml = `${BENCH_TMP}/ysb-generated.yaml`;
     writeFileSync(yaml, s.generatedYaml.replace("EVENTS", String(events)).replace("RATE", String(rate)));
   }
+  // The events are read (and their lines found) before drizzle starts: at a high rate that is
+  // gigabytes and many seconds, which the run's deadline below must not count.
+  const buf = source === "stdin" ? readFileSync(await eventsFile(events, rate)) : undefined;
+  const starts = buf ? lineStarts(buf) : undefined;
   const child = startDrizzle(yaml, s, mode, intervalMs, metrics);
   let stderr = "";
   child.stderr!.on("data", (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
@@ -233,11 +236,9 @@ async function once(
   const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
   // The input is paced: a run still going long after it is a stuck one.
   const deadline = setTimeout(() => child.pid && killTree(child.pid), 60_000 + 3 * seconds * 1000);
-  let buf: Buffer | undefined;
   let fed = { t0: 0, backlogBytes: 0 };
-  if (source === "stdin") {
-    buf = readFileSync(await eventsFile(events, rate));
-    fed = await feed(child, metrics, buf, lineStarts(buf), events, rate);
+  if (buf && starts) {
+    fed = await feed(child, metrics, buf, starts, events, rate);
   } else {
     child.stdin!.end();
   }
