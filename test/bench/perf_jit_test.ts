@@ -24,14 +24,7 @@ function dump(loads: Array<{ address: number; size: number; name: string }>): Ui
   const other = new Uint8Array(24);
   new DataView(other.buffer).setUint32(0, 1, true);
   new DataView(other.buffer).setUint32(4, 24, true);
-  const parts = [header, records[0], other, ...records.slice(1)];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return new Uint8Array(Buffer.concat([header, records[0], other, ...records.slice(1)]));
 }
 
 test("code loads of a JIT dump: address range and name with its tier, sorted, other records skipped", () => {
