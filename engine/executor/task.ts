@@ -165,8 +165,12 @@ export class StageRunner {
     } else if (input.kind === "source") {
       const text = this.#splitsChunks && pieces ? chunkText(input.data) : null;
       if (text !== null) splitPieces(text, this.#splitsChunks!, pieces!);
-      else if (!this.#parsedLines(input.data, emit, chain, pieces)) {
-        decodeRecords(input.data, this.plan.source.format, input.header, this.rejects, chain);
+      else {
+        // A chunk parseJsonLines leaves alone goes the line way, with the text it decoded.
+        const decoded = this.#parsesLines ? decodeText(input.data) : undefined;
+        const parsed = decoded !== undefined &&
+          parseJsonLines(input.data, decoded, this.#parsesLines!, this.#afterParse(emit, pieces), chain);
+        if (!parsed) decodeRecords(input.data, this.plan.source.format, input.header, this.rejects, chain, decoded);
       }
     } else if (this.stage.window) {
       this.#runWindow(partition, input, final, chain);
@@ -183,11 +187,9 @@ export class StageRunner {
     return finish();
   }
 
-  /** The chunk through parseJsonLines, when the stage starts so; false when it did nothing. */
-  #parsedLines(data: Uint8Array, emit: Emit, chain: Emit, pieces: PieceSink | undefined): boolean {
-    if (!this.#parsesLines) return false;
-    const rest = fuseSteps(this.stage.steps.slice(1), this.rejects, emit, pieces);
-    return parseJsonLines(data, decodeText(data), this.#parsesLines, rest, chain);
+  /** The steps after the stage's first, fused: where parseJsonLines hands its records. */
+  #afterParse(emit: Emit, pieces: PieceSink | undefined): Emit {
+    return fuseSteps(this.stage.steps.slice(1), this.rejects, emit, pieces);
   }
 
   /** A windowed aggregate: add the batch's records, advance the watermark, emit closed windows. */

@@ -15,9 +15,10 @@ export function decodeText(data: Uint8Array): string {
   return decoder.decode(data);
 }
 
-export function splitLines(data: Uint8Array): string[] {
+/** The lines of raw input; `text` is its decoded text when the caller already has it. */
+export function splitLines(data: Uint8Array, text?: string): string[] {
   if (data.length === 0) return [];
-  const text = decodeText(data);
+  text ??= decodeText(data);
   const lines = text.split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
   // One search of the chunk instead of a look at the end of every line: most input has no CR.
@@ -35,8 +36,9 @@ export function decodeRecords(
   header: string[] | undefined,
   rejects: Rejects,
   emit: (record: unknown) => void,
+  text?: string,
 ): void {
-  const lines = splitLines(data);
+  const lines = splitLines(data, text);
   switch (format) {
     case "lines":
       for (let i = 0; i < lines.length; i++) emit(lines[i]);

@@ -2,6 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { fuseSteps } from "../../../engine/ops/narrow.ts";
 import { compileParser, parseJsonLines, recordMaker, scansJsonFields, splitCsv } from "../../../engine/ops/parse.ts";
 import { splitLines } from "../../../engine/io/decode.ts";
+import { StageRunner } from "../../../engine/executor/task.ts";
+import { buildPlan, loadPipeline } from "../../../engine/plan/mod.ts";
 import { Rejects } from "../../../engine/ops/reject.ts";
 import type { NarrowStepPlan, ParseStepPlan } from "../../../engine/plan/plan.ts";
 
@@ -232,6 +234,41 @@ describe("parse json of whole lines from a chunk's bytes", () => {
     expect(scansJsonFields(["a", "a"])).toBe(false);
     expect(scansJsonFields(["__proto__"])).toBe(false);
     expect(scansJsonFields(undefined)).toBe(false);
+  });
+});
+
+describe("a first stage that parses each input line as json with fields", () => {
+  /** The stage's sink output and rejects for one chunk, parsing `from` (the line itself, or not). */
+  function stage(from: string, chunk: string): { out: string; rejected: number } {
+    const yaml = `source: { stdin: { format: lines } }
+steps:
+  - parse: { json: "${from}", fields: [id, t] }
+    as: line
+  - map: "({ id: r.id, t: r.t, n: 1 })"
+    as: r
+sink: { stdout: { format: jsonl } }
+`;
+    const plan = buildPlan(loadPipeline(yaml, "<test>", {}), { partitions: 1 });
+    const rejects = new Rejects();
+    const out = new StageRunner(plan, 0, rejects).run(0, {
+      kind: "source",
+      data: new TextEncoder().encode(chunk),
+      time: 0,
+    }, false);
+    if (out.kind !== "sink") throw new Error("expected sink output");
+    return { out: new TextDecoder().decode(out.data), rejected: rejects.total };
+  }
+
+  test("gives what parsing each line's string gives, for chunks with and without multi-byte characters", () => {
+    const lines = ['{"id":"a","t":1}', '{"id":"q\\"x","t":2}', "oops", '{"t":3, "id" : "b"}', '{"id":[1]}', ""];
+    for (const extra of ['{"id":"plain","t":4}', '{"id":"é","t":4}']) {
+      const chunk = [...lines, extra].join("\r\n") + "\n";
+      // `line + ""` is not the line itself, so that stage parses each line's string.
+      const want = stage('line + \\"\\"', chunk);
+      expect(stage("line", chunk)).toEqual(want);
+      expect(want.rejected).toBe(2);
+      expect(want.out.split("\n").filter(Boolean).length).toBe(5);
+    }
   });
 });
 
