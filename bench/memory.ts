@@ -38,6 +38,8 @@ export interface MemoryRun {
   seconds: number;
   mbPerSec: number;
   peakMB: number;
+  /** Peak of the summed proportional set size (shared pages divided among their sharers). */
+  peakPssMB?: number;
   /** Peak of the summed RSS in the first and in the second half of the run. */
   peakFirstHalfMB: number;
   peakSecondHalfMB: number;
@@ -60,7 +62,7 @@ async function once(bytes: number, purgeDelay?: string, batchRecords?: number): 
     `| '${DRIZZLE}' run '${ROOT}bench/pipelines/passthrough.yaml' --workers ${WORKERS} --quiet ` +
     (batchRecords ? `--batch-records ${batchRecords} ` : "") +
     `| ${slowReader} | wc -c > '${count}'`;
-  const sampler = new TreeSampler(100);
+  const sampler = new TreeSampler(100, undefined, true);
   let driverPid = 0;
   let finder: ReturnType<typeof setInterval> | null = null;
   const f = await sh(script, {
@@ -100,6 +102,7 @@ async function once(bytes: number, purgeDelay?: string, batchRecords?: number): 
     seconds,
     mbPerSec: bytes / 1e6 / seconds,
     peakMB: sampler.peakMB,
+    peakPssMB: sampler.peakPssMB,
     peakFirstHalfMB: peak(s.filter((x) => x.t <= half)),
     peakSecondHalfMB: peak(s.filter((x) => x.t > half)),
     peakDriverMB: Math.max(0, ...samples.map((x) => x.driver)),
@@ -113,6 +116,16 @@ async function once(bytes: number, purgeDelay?: string, batchRecords?: number): 
     samples,
     stderr: f.code === 0 ? undefined : f.stderr.slice(-2000),
   };
+}
+
+/** How much of the summed RSS is pages the processes share, where the runs measured PSS. */
+function pssNote(runs: MemoryRun[]): string[] {
+  const withPss = runs.filter((r) => r.peakPssMB);
+  if (!withPss.length) return [];
+  return [
+    `- Pages shared between the processes (mostly the Bun executable) count once per process in RSS: the peak ` +
+    `summed PSS was ${withPss.map((r) => `${fmt(r.peakPssMB!)} MB (RSS ${fmt(r.peakMB)} MB)`).join(", ")}.`,
+  ];
 }
 
 export async function memory(o: BenchOptions): Promise<void> {
@@ -183,7 +196,9 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
       slowReader.startsWith("pv") ? slowReader : "a slow reader (~20 MB/s)"
     } | wc -c\`: the text is generated as it is read (nothing stored), every byte comes out again, and the reader ` +
     `is slower than the engine, so backpressure must hold the input back. RSS = VmRSS of the driver plus its ` +
-    `executors, summed, sampled every 100 ms. One run per size (memory peaks vary little; the runs are long). ` +
+    `executors, summed, sampled every 100 ms; the target is on it. PSS (proportional set size, from ` +
+    `smaps_rollup, sampled with it) divides each page shared between processes among them, where RSS counts it ` +
+    `in each: the Bun executable's pages are mapped by all three. One run per size (memory peaks vary little; the runs are long). ` +
     `drizzle starts its executors with \`MIMALLOC_PURGE_DELAY=-1\`: Bun's allocator keeps the memory it freed ` +
     `for reuse, which is faster (no page faults on memory taken again) and holds each executor at its high point; ` +
     `and with \`MIMALLOC_ALLOW_THP=1\` (the driver too): memory comes in 2 MB pages, fewer faults for more ` +
@@ -199,6 +214,7 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
         ">time",
         ">throughput",
         ">peak RSS (sum)",
+        ">peak PSS (sum)",
         ">peak 1st half",
         ">peak 2nd half",
         ">peak driver",
@@ -214,6 +230,7 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
         `${r.seconds.toFixed(1)} s`,
         `${fmt(r.mbPerSec)} MB/s`,
         `${fmt(r.peakMB)} MB`,
+        r.peakPssMB ? `${fmt(r.peakPssMB)} MB` : "–",
         `${fmt(r.peakFirstHalfMB)} MB`,
         `${fmt(r.peakSecondHalfMB)} MB`,
         `${fmt(r.peakDriverMB)} MB`,
@@ -251,6 +268,7 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
     `to \`maxBufferBytes\` (${bufferDefault()}), and pauses input while a few batches wait for the slow ` +
     `reader; the rest of each process's RSS is the runtime itself and dead buffers not yet collected (every ` +
     `process collects after each 4 MB of buffers it reads, engine/runtime/gc.ts).`,
+    ...pssNote(runs),
     "",
     "![RSS over time](memory.svg)",
   ].join("\n");

@@ -140,6 +140,21 @@ export interface TreeSample {
   rssMB: number;
   /** Per process: pid -> RSS MB. */
   byPid: Record<number, number>;
+  /**
+   * Summed proportional set size, in MB (when asked for): RSS with each page shared between
+   * processes (the runtime's executable, mapped by all of them) divided among its sharers.
+   */
+  pssMB?: number;
+}
+
+/** A process's proportional set size in kB, from /proc (0 if it is gone). */
+export function pssKB(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /**
@@ -153,7 +168,12 @@ export class TreeSampler {
   #t0 = performance.now();
   #root = 0;
 
-  constructor(readonly everyMs = 100, readonly select: (p: ProcInfo) => boolean = () => true) {}
+  constructor(
+    readonly everyMs = 100,
+    readonly select: (p: ProcInfo) => boolean = () => true,
+    /** Also sample the proportional set size (reads each process's smaps_rollup). */
+    readonly pss = false,
+  ) {}
 
   start(root: number): void {
     this.#root = root;
@@ -166,12 +186,16 @@ export class TreeSampler {
     const procs = processTree(this.#root).filter(this.select);
     const byPid: Record<number, number> = {};
     let kb = 0;
+    let pss = 0;
     for (const p of procs) {
       byPid[p.pid] = Math.round(p.rssKB / 102.4) / 10;
       kb += p.rssKB;
+      if (this.pss) pss += pssKB(p.pid);
       this.cpu.set(p.pid, { cmd: p.cmd, ticks: p.ticks });
     }
-    if (procs.length) this.samples.push({ t: performance.now() - this.#t0, rssMB: kb / 1024, byPid });
+    if (!procs.length) return;
+    const t = performance.now() - this.#t0;
+    this.samples.push(this.pss ? { t, rssMB: kb / 1024, byPid, pssMB: pss / 1024 } : { t, rssMB: kb / 1024, byPid });
   }
 
   stop(): void {
@@ -181,6 +205,11 @@ export class TreeSampler {
 
   get peakMB(): number {
     return this.samples.reduce((m, s) => Math.max(m, s.rssMB), 0);
+  }
+
+  /** Peak of the summed proportional set size (0 unless sampled). */
+  get peakPssMB(): number {
+    return this.samples.reduce((m, s) => Math.max(m, s.pssMB ?? 0), 0);
   }
 
   /** CPU seconds per process seen (clock ticks are 1/100 s on Linux). */
