@@ -123,8 +123,8 @@ function pssNote(runs: MemoryRun[]): string[] {
   const withPss = runs.filter((r) => r.peakPssMB);
   if (!withPss.length) return [];
   return [
-    `- Pages shared between the processes (mostly the Bun executable) count once per process in RSS: the peak ` +
-    `summed PSS was ${withPss.map((r) => `${fmt(r.peakPssMB!)} MB (RSS ${fmt(r.peakMB)} MB)`).join(", ")}.`,
+    `- Pages shared between the processes (mostly the Bun executable) count once per process in RSS: by default ` +
+    `the peak summed PSS was ${withPss.map((r) => `${fmt(r.peakPssMB!)} MB (RSS ${fmt(r.peakMB)} MB)`).join(", ")}.`,
   ];
 }
 
