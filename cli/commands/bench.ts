@@ -1,4 +1,6 @@
 import { Command } from "@commander-js/extra-typings";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { UsageError } from "../exit.ts";
 import { examples } from "../help.ts";
 
@@ -10,16 +12,38 @@ export function benchCommand() {
     )
     .argument("[names...]", "which benchmarks (default: all)")
     .option("--quick", "a smoke run: fewer sizes and repetitions (under 3 minutes in all)")
-    .addHelpText("after", examples(["drizzle bench --quick", "drizzle bench wordcount coordination"]))
+    .option("--out <dir>", "results directory (default: bench/results of this checkout)")
+    .option("--report", "only write the summaries and figures again from the saved JSON (no measuring)")
+    .addHelpText(
+      "after",
+      examples([
+        "drizzle bench --quick --out /tmp/bench",
+        "drizzle bench wordcount coordination",
+        "drizzle bench --report memory",
+      ]),
+    )
     .action(async (names, opts) => {
       // Loaded only here: the benchmarks are not part of the engine.
       const bench = await import("../../bench/mod.ts");
+      const { formatResults } = await import("../../bench/report.ts");
       const unknown = names.filter((n) => !bench.ALL_BENCH_NAMES.includes(n));
       if (unknown.length) {
         throw new UsageError(`unknown benchmark '${unknown[0]}': expected one of ${bench.BENCH_NAMES.join(", ")}`);
       }
-      for (const name of names.length ? names : bench.BENCH_NAMES) {
-        await bench.runBench(name, { quick: opts.quick ?? false, outDir: bench.DEFAULT_OUT_DIR });
+      const outDir = opts.out ? resolve(opts.out) : bench.DEFAULT_OUT_DIR;
+      if (opts.report) {
+        const saved = names.length ? names : bench.ALL_BENCH_NAMES.filter((n) => existsSync(`${outDir}/${n}.json`));
+        for (const name of saved) {
+          if (!existsSync(`${outDir}/${name}.json`)) throw new UsageError(`no saved result ${outDir}/${name}.json`);
+          await bench.reportBench(name, outDir);
+        }
+        await formatResults(outDir);
+        console.error(`bench: wrote ${saved.map((n) => `${n}.md`).join(", ")} from the saved results in ${outDir}`);
+        return;
       }
+      for (const name of names.length ? names : bench.BENCH_NAMES) {
+        await bench.runBench(name, { quick: opts.quick ?? false, outDir });
+      }
+      await formatResults(outDir);
     });
 }
