@@ -1,6 +1,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { isCompiledBinary } from "../../engine/runtime/mod.ts";
 import { UsageError } from "../exit.ts";
 import { examples } from "../help.ts";
 
@@ -23,6 +24,10 @@ export function benchCommand() {
       ]),
     )
     .action(async (names, opts) => {
+      if (isCompiledBinary()) {
+        // They run bin/drizzle and the scripts of bench/, from the sources.
+        throw new UsageError("benchmarks run from a source checkout: 'npm run bench' (or bin/drizzle bench) there");
+      }
       // Loaded only here: the benchmarks are not part of the engine.
       const bench = await import("../../bench/mod.ts");
       const { formatResults } = await import("../../bench/report.ts");

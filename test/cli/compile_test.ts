@@ -50,4 +50,11 @@ describe.skipIf(impossible !== null)("the standalone binary (npm run compile)", 
     expect(started.length).toBe(2);
     for (const l of started) expect(l).toContain(`, ${BINARY}, pid `);
   }, 30_000);
+
+  test("bench is a usage error that points at the source checkout", async () => {
+    const r = await run(BINARY, ["bench", "--report", "memory", "--out", dir], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("benchmarks run from a source checkout: 'npm run bench'");
+    expect(existsSync(join(dir, "memory.md"))).toBe(false);
+  });
 });
