@@ -10,7 +10,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { renderFigure } from "./plot.ts";
 import { BUN, DRIZZLE, processTree, ROOT, sh, TreeSampler } from "./proc.ts";
 import { type BenchOptions, type Machine, machine, machineLine, note, table, target, writeResult } from "./report.ts";
-import { fmt } from "./stats.ts";
+import { fmt, fmtSpread, spread } from "./stats.ts";
 import { BENCH_TMP } from "./text_file.ts";
 
 const WORKERS = 2;
@@ -26,8 +26,13 @@ const RETURNING = "10";
 /** The smallest footprint adds smaller batches (the default is 50000 records, up to 4 MB). */
 const SMALL_BATCH_RECORDS = 10000;
 
+/** Full mode runs every setting this many times at 1 GB. */
+const REPS = 3;
+
 export interface MemoryRun {
   bytes: number;
+  /** Which repetition of its setting (0 for the first; absent in results saved before there were any). */
+  rep?: number;
   /** MIMALLOC_PURGE_DELAY given to the run (with MIMALLOC_ALLOW_THP=0), if not drizzle's default. */
   purgeDelay?: string;
   /** --batch-records given to the run, if not drizzle's default. */
@@ -119,29 +124,35 @@ async function once(bytes: number, purgeDelay?: string, batchRecords?: number): 
 }
 
 /** How much of the summed RSS is pages the processes share, where the runs measured PSS. */
-function pssNote(runs: MemoryRun[]): string[] {
-  const withPss = runs.filter((r) => r.peakPssMB);
+function pssNote(defaults: MemoryRun[][]): string[] {
+  const withPss = defaults.filter((g) => g.every((r) => r.peakPssMB));
   if (!withPss.length) return [];
+  const med = (g: MemoryRun[], f: (r: MemoryRun) => number) => fmt(spread(g.map(f)).median);
   return [
     `- Pages shared between the processes (mostly the Bun executable) count once per process in RSS: by default ` +
-    `the peak summed PSS was ${withPss.map((r) => `${fmt(r.peakPssMB!)} MB (RSS ${fmt(r.peakMB)} MB)`).join(", ")}.`,
+    `the peak summed PSS was ${
+      withPss.map((g) => `${med(g, (r) => r.peakPssMB!)} MB (RSS ${med(g, (r) => r.peakMB)} MB)`).join(", ")
+    }.`,
   ];
 }
 
 export async function memory(o: BenchOptions): Promise<void> {
   const m = machine();
-  // Quick: three runs of 15 s (the peak is reached within the first few seconds).
+  // Quick: each setting once (15 s each; the peak is reached within the first few seconds). Full:
+  // the 1 GB runs of every setting REPS times, interleaved, for a median and a spread (peaks vary
+  // by 10% and more between runs); the 5 GB run once, to show that memory does not grow with input.
   const sizes = o.quick ? [300e6] : [1e9, 5e9];
+  const reps = o.quick ? 1 : REPS;
+  const settings: Array<[string?, number?]> = [[], [RETURNING], [RETURNING, SMALL_BATCH_RECORDS]];
+  const plan: Array<[number, number, string?, number?]> = [];
+  for (let rep = 0; rep < reps; rep++) for (const [p, b] of settings) plan.push([sizes[0], rep, p, b]);
+  for (const bytes of sizes.slice(1)) plan.push([bytes, 0]);
   const runs: MemoryRun[] = [];
-  // Each size as drizzle runs by default, then the smallest in the small-footprint settings, then
-  // those with smaller batches.
-  const plan: Array<[number, string?, number?]> = sizes.map((b): [number] => [b]);
-  plan.push([sizes[0], RETURNING], [sizes[0], RETURNING, SMALL_BATCH_RECORDS]);
-  for (const [bytes, purgeDelay, batchRecords] of plan) {
+  for (const [bytes, rep, purgeDelay, batchRecords] of plan) {
     const how = (purgeDelay ? `, MIMALLOC_PURGE_DELAY=${purgeDelay} MIMALLOC_ALLOW_THP=0` : "") +
       (batchRecords ? ` --batch-records ${batchRecords}` : "");
     note(`memory: ${fmt(bytes)}B through a ${RATE}B/s reader${how} (about ${Math.round(bytes / 20e6)} s)`);
-    const r = await once(bytes, purgeDelay, batchRecords);
+    const r = { ...await once(bytes, purgeDelay, batchRecords), rep };
     runs.push(r);
     note(
       `memory ${fmt(bytes)}B${how}: peak ${fmt(r.peakMB)} MB (driver ${fmt(r.peakDriverMB)}), ${
@@ -176,13 +187,23 @@ export interface MemoryResult {
 export async function renderMemory(data: MemoryResult, outDir: string): Promise<void> {
   const { machine: m } = data;
   const o = { quick: data.quick };
+  // Runs of one setting and input size, the default's first, each group in the order measured.
+  const byKey = new Map<string, MemoryRun[]>();
+  for (const r of [...data.runs].sort((a, b) => Number(!!a.purgeDelay) - Number(!!b.purgeDelay))) {
+    const k = `${r.bytes}|${r.purgeDelay ?? ""}|${r.batchRecords ?? ""}`;
+    byKey.set(k, [...(byKey.get(k) ?? []), r]);
+  }
+  const groups = [...byKey.values()];
+  const med = (rs: MemoryRun[], f: (r: MemoryRun) => number) => spread(rs.map(f)).median;
   const runs = data.runs.filter((r) => !r.purgeDelay);
-  const returning = data.runs.filter((r) => r.purgeDelay);
-  const sizes = runs.map((r) => r.bytes);
+  const defaults = groups.filter((g) => !g[0].purgeDelay);
+  const returning = groups.filter((g) => g[0].purgeDelay);
+  const sizes = defaults.map((g) => g[0].bytes);
   const worst = Math.max(...runs.map((r) => r.peakMB));
-  const grew = runs.length > 1
-    ? runs[runs.length - 1].peakMB / runs[0].peakMB
-    : runs[0].peakSecondHalfMB / runs[0].peakFirstHalfMB;
+  // Growth: the largest input's peak against the smallest's (medians over repetitions).
+  const grew = defaults.length > 1
+    ? med(defaults[defaults.length - 1], (r) => r.peakMB) / med(defaults[0], (r) => r.peakMB)
+    : med(defaults[0], (r) => r.peakSecondHalfMB) / med(defaults[0], (r) => r.peakFirstHalfMB);
   const label = (r: MemoryRun) =>
     `${fmt(r.bytes)}B${r.purgeDelay ? `, purge ${r.purgeDelay} ms, 4 KB pages` : ""}${
       r.batchRecords ? `, batches of ${fmt(r.batchRecords)}` : ""
@@ -198,19 +219,21 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
     `is slower than the engine, so backpressure must hold the input back. RSS = VmRSS of the driver plus its ` +
     `executors, summed, sampled every 100 ms; the target is on it. PSS (proportional set size, from ` +
     `smaps_rollup, sampled with it) divides each page shared between processes among them, where RSS counts it ` +
-    `in each: the Bun executable's pages are mapped by all three. One run per size (memory peaks vary little; the runs are long). ` +
+    `in each: the Bun executable's pages are mapped by all three. Each cell is the median over the runs of its ` +
+    `setting (min–max), the runs of the settings interleaved; a target is on the worst run. ` +
     `drizzle starts its executors with \`MIMALLOC_PURGE_DELAY=-1\`: Bun's allocator keeps the memory it freed ` +
     `for reuse, which is faster (no page faults on memory taken again) and holds each executor at its high point; ` +
     `and with \`MIMALLOC_ALLOW_THP=1\` (the driver too): memory comes in 2 MB pages, fewer faults for more ` +
-    `resident memory. The last row sets \`MIMALLOC_PURGE_DELAY=${RETURNING} MIMALLOC_ALLOW_THP=0\` (freed memory ` +
-    `goes back to the system after ${RETURNING} ms; 4 KB pages), the choice for a smaller footprint; the one ` +
-    `after it also \`--batch-records ${SMALL_BATCH_RECORDS}\`. On a backlog both take about twice the CPU ` +
-    `(bench/README.md).`,
+    `resident memory. Below the default's rows: \`MIMALLOC_PURGE_DELAY=${RETURNING} MIMALLOC_ALLOW_THP=0\` ` +
+    `(freed memory goes back to the system after ${RETURNING} ms; 4 KB pages), the choice for a smaller ` +
+    `footprint, then the same with \`--batch-records ${SMALL_BATCH_RECORDS}\`. On a backlog both take about ` +
+    `twice the CPU (bench/README.md).`,
     "",
     table(
       [
         ">input",
         "allocator",
+        ">runs",
         ">time",
         ">throughput",
         ">peak RSS (sum)",
@@ -221,40 +244,46 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
         ">peak executor",
         "output",
       ],
-      data.runs.map((r) => [
-        `${fmt(r.bytes)}B`,
-        (r.purgeDelay
-          ? `returns memory after ${r.purgeDelay} ms, 4 KB pages`
-          : "keeps freed memory, 2 MB pages (default)") +
-        (r.batchRecords ? `; batches of ${fmt(r.batchRecords)} records` : ""),
-        `${r.seconds.toFixed(1)} s`,
-        `${fmt(r.mbPerSec)} MB/s`,
-        `${fmt(r.peakMB)} MB`,
-        r.peakPssMB ? `${fmt(r.peakPssMB)} MB` : "–",
-        `${fmt(r.peakFirstHalfMB)} MB`,
-        `${fmt(r.peakSecondHalfMB)} MB`,
-        `${fmt(r.peakDriverMB)} MB`,
-        `${fmt(r.peakExecutorMB)} MB`,
-        r.ok ? "all bytes" : `FAILED (exit ${r.exit}, ${fmt(r.bytesOut)}B out)`,
-      ]),
+      groups.map((g) => {
+        const r = g[0];
+        const mb = (f: (r: MemoryRun) => number) => fmtSpread(spread(g.map(f)), "MB");
+        const failed = g.find((x) => !x.ok);
+        return [
+          `${fmt(r.bytes)}B`,
+          (r.purgeDelay
+            ? `returns memory after ${r.purgeDelay} ms, 4 KB pages`
+            : "keeps freed memory, 2 MB pages (default)") +
+          (r.batchRecords ? `; batches of ${fmt(r.batchRecords)} records` : ""),
+          String(g.length),
+          `${med(g, (x) => x.seconds).toFixed(1)} s`,
+          `${fmt(med(g, (x) => x.mbPerSec))} MB/s`,
+          mb((x) => x.peakMB),
+          g.every((x) => x.peakPssMB) ? mb((x) => x.peakPssMB!) : "–",
+          `${fmt(med(g, (x) => x.peakFirstHalfMB))} MB`,
+          `${fmt(med(g, (x) => x.peakSecondHalfMB))} MB`,
+          mb((x) => x.peakDriverMB),
+          mb((x) => x.peakExecutorMB),
+          failed ? `FAILED (exit ${failed.exit}, ${fmt(failed.bytesOut)}B out)` : "all bytes",
+        ];
+      }),
     ),
     "",
     "## Targets",
     "",
-    target("peak RSS, driver + executors", worst, data.limitMB, false, "MB"),
-    ...returning.map((r) =>
+    target("peak RSS, driver + executors (worst run)", worst, data.limitMB, false, "MB"),
+    ...returning.map((g) =>
       target(
-        `peak RSS, driver + executors, MIMALLOC_PURGE_DELAY=${r.purgeDelay} MIMALLOC_ALLOW_THP=0${
-          r.batchRecords ? ` --batch-records ${r.batchRecords}` : ""
-        }`,
-        r.peakMB,
+        `peak RSS, driver + executors, MIMALLOC_PURGE_DELAY=${g[0].purgeDelay} MIMALLOC_ALLOW_THP=0${
+          g[0].batchRecords ? ` --batch-records ${g[0].batchRecords}` : ""
+        } (worst run)`,
+        Math.max(...g.map((r) => r.peakMB)),
         data.limitMB,
         false,
         "MB",
       )
     ),
     `- **growth with input**: peak ${
-      runs.length > 1
+      defaults.length > 1
         ? `at ${fmt(sizes[sizes.length - 1])}B / at ${fmt(sizes[0])}B`
         : "in the 2nd half / in the 1st half"
     } = ${grew.toFixed(2)}x (${grew <= 1.15 ? "bounded: no growth beyond noise" : "GREW"})`,
@@ -268,11 +297,12 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
     `to \`maxBufferBytes\` (${bufferDefault()}), and pauses input while a few batches wait for the slow ` +
     `reader; the rest of each process's RSS is the runtime itself and dead buffers not yet collected (every ` +
     `process collects after each 4 MB of buffers it reads, engine/runtime/gc.ts).`,
-    ...pssNote(runs),
+    ...pssNote(defaults),
     "",
     "![RSS over time](memory.svg)",
   ].join("\n");
-  const values = data.runs.flatMap((r) =>
+  // The first run of each setting: more would only crowd the figure.
+  const values = data.runs.filter((r) => !r.rep).flatMap((r) =>
     r.samples.flatMap((x) => [
       { t: x.t, MB: x.total, series: "driver + executors", input: label(r) },
       { t: x.t, MB: x.driver, series: "driver", input: label(r) },
