@@ -123,15 +123,19 @@ async function once(bytes: number, purgeDelay?: string, batchRecords?: number): 
   };
 }
 
+/** The median of one figure over the runs of a setting. */
+function med(rs: MemoryRun[], f: (r: MemoryRun) => number): number {
+  return spread(rs.map(f)).median;
+}
+
 /** How much of the summed RSS is pages the processes share, where the runs measured PSS. */
 function pssNote(defaults: MemoryRun[][]): string[] {
   const withPss = defaults.filter((g) => g.every((r) => r.peakPssMB));
   if (!withPss.length) return [];
-  const med = (g: MemoryRun[], f: (r: MemoryRun) => number) => fmt(spread(g.map(f)).median);
   return [
     `- Pages shared between the processes (mostly the Bun executable) count once per process in RSS: by default ` +
     `the peak summed PSS was ${
-      withPss.map((g) => `${med(g, (r) => r.peakPssMB!)} MB (RSS ${med(g, (r) => r.peakMB)} MB)`).join(", ")
+      withPss.map((g) => `${fmt(med(g, (r) => r.peakPssMB!))} MB (RSS ${fmt(med(g, (r) => r.peakMB))} MB)`).join(", ")
     }.`,
   ];
 }
@@ -194,7 +198,6 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
     byKey.set(k, [...(byKey.get(k) ?? []), r]);
   }
   const groups = [...byKey.values()];
-  const med = (rs: MemoryRun[], f: (r: MemoryRun) => number) => spread(rs.map(f)).median;
   const runs = data.runs.filter((r) => !r.purgeDelay);
   const defaults = groups.filter((g) => !g[0].purgeDelay);
   const returning = groups.filter((g) => g[0].purgeDelay);
