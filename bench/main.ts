@@ -11,8 +11,7 @@
  * @module
  */
 import { configureLog } from "../engine/log.ts";
-import { existsSync } from "node:fs";
-import { ALL_BENCH_NAMES, BENCH_NAMES, DEFAULT_OUT_DIR, reportBench, runBench } from "./mod.ts";
+import { ALL_BENCH_NAMES, BENCH_NAMES, DEFAULT_OUT_DIR, reportSaved, runBench } from "./mod.ts";
 import { formatResults } from "./report.ts";
 
 const USAGE = `usage: npm run bench -- [--quick] [--out DIR] [NAME...]
@@ -50,10 +49,12 @@ async function main(argv: string[]): Promise<number> {
   if (!verbose) configureLog({ level: "error" });
   const t0 = performance.now();
   if (reportOnly) {
-    const all = names.length ? names : ALL_BENCH_NAMES.filter((n) => existsSync(`${outDir}/${n}.json`));
-    for (const name of all) await reportBench(name, outDir);
-    await formatResults(outDir);
-    console.error(`bench: wrote ${all.map((n) => `${n}.md`).join(", ")} from the saved results in ${outDir}`);
+    const { written, missing } = await reportSaved(names, outDir);
+    if (missing.length) {
+      console.error(`bench: no saved result ${outDir}/${missing[0]}.json`);
+      return 2;
+    }
+    console.error(`bench: wrote ${written.map((n) => `${n}.md`).join(", ")} from the saved results in ${outDir}`);
     return 0;
   }
   for (const name of names.length ? names : BENCH_NAMES) {

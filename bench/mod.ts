@@ -16,8 +16,8 @@ import { coordination, type CoordinationResult, renderCoordination } from "./coo
 import { memory, type MemoryResult, renderMemory } from "./memory.ts";
 import { profile, type ProfileResult, renderProfile } from "./profile.ts";
 import { recovery, type RecoveryResult, renderRecovery } from "./recovery.ts";
-import { writeFileSync } from "node:fs";
-import { type BenchOptions, codeFingerprint, readResult } from "./report.ts";
+import { existsSync, writeFileSync } from "node:fs";
+import { type BenchOptions, codeFingerprint, formatResults, readResult } from "./report.ts";
 import { renderWordcount, wordcount, type WordcountResult } from "./wordcount.ts";
 import { ysb } from "./ysb.ts";
 import { renderYsb, type YsbResult } from "./ysb_report.ts";
@@ -78,4 +78,18 @@ export async function reportBench(name: string, outDir: string): Promise<void> {
   const render = RENDERERS[name];
   if (!render) throw new RangeError(`unknown benchmark '${name}' (known: ${ALL_BENCH_NAMES.join(", ")})`);
   await render(readResult(outDir, name) as never, outDir);
+}
+
+/**
+ * Writes the summaries and figures of the named benchmarks (all saved ones when none are named)
+ * again from `<outDir>/<name>.json`, without measuring. Writes nothing when a named one was
+ * never saved: the result says which, for the caller's error.
+ */
+export async function reportSaved(names: string[], outDir: string): Promise<{ written: string[]; missing: string[] }> {
+  const all = names.length ? names : ALL_BENCH_NAMES.filter((n) => existsSync(`${outDir}/${n}.json`));
+  const missing = all.filter((n) => !existsSync(`${outDir}/${n}.json`));
+  if (missing.length) return { written: [], missing };
+  for (const name of all) await reportBench(name, outDir);
+  await formatResults(outDir);
+  return { written: all, missing };
 }

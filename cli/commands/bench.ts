@@ -1,5 +1,4 @@
 import { Command } from "@commander-js/extra-typings";
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { isCompiledBinary } from "../../engine/runtime/mod.ts";
 import { UsageError } from "../exit.ts";
@@ -37,13 +36,9 @@ export function benchCommand() {
       }
       const outDir = opts.out ? resolve(opts.out) : bench.DEFAULT_OUT_DIR;
       if (opts.report) {
-        const saved = names.length ? names : bench.ALL_BENCH_NAMES.filter((n) => existsSync(`${outDir}/${n}.json`));
-        for (const name of saved) {
-          if (!existsSync(`${outDir}/${name}.json`)) throw new UsageError(`no saved result ${outDir}/${name}.json`);
-          await bench.reportBench(name, outDir);
-        }
-        await formatResults(outDir);
-        console.error(`bench: wrote ${saved.map((n) => `${n}.md`).join(", ")} from the saved results in ${outDir}`);
+        const { written, missing } = await bench.reportSaved(names, outDir);
+        if (missing.length) throw new UsageError(`no saved result ${outDir}/${missing[0]}.json`);
+        console.error(`bench: wrote ${written.map((n) => `${n}.md`).join(", ")} from the saved results in ${outDir}`);
         return;
       }
       for (const name of names.length ? names : bench.BENCH_NAMES) {
