@@ -4,8 +4,8 @@
  * views, join ad -> campaign, count per campaign in tumbling event-time windows). Measures
  * (a) the highest rate at which window latency stays bounded and (b) the window latency CDF at
  * 100 ms and 10 ms batch intervals, drizzle vs bsp. Window latency = when a window's count
- * line reached us minus the wall time its window ended (it includes the pipeline's 100 ms
- * watermark delay). Beside it, YSB's own measure: window end to the final update of its count,
+ * line reached us minus the wall time its window ended (with the window's lateness allowance,
+ * `maxDelay`, set to 0 for these in-order events; see `prepare`). Beside it, YSB's own measure: window end to the final update of its count,
  * i.e. the commit of the batch that processed the window's last event (from the run's metrics).
  * The rate search also runs with the `generate` source (executors make the events), which
  * measures the pipeline without the driver's stdin path. When the generator, the pipeline or
@@ -61,6 +61,36 @@ async function eventsFile(events: number, rate: number): Promise<string> {
   return path;
 }
 
+/**
+ * The benchmark's versions of pipelines/ysb.yaml (its text), or what is missing from it: the
+ * window resized to `windowMs` (the pipeline's is 10 s) so a short run holds several windows,
+ * with no lateness allowance, reading stdin; and the same with the `generate` source (EVENTS
+ * and RATE are filled in per run). `maxDelay: 100ms` is there for `--with-skew` input, up to
+ * 100 ms out of order; this benchmark writes its events in time order, so none is ever late
+ * (the counts are checked against the events). A window's row waits for the watermark, so any
+ * `maxDelay` would add to the row latency one for one (not to the final update).
+ */
+export function benchPipelines(
+  text: string,
+  windowMs: number,
+  startTime: number,
+): { stdin: string; generated: string } | string {
+  const window = /tumbling:\s*10s/;
+  if (!window.test(text)) return "pipelines/ysb.yaml has no 'tumbling: 10s' window to resize";
+  const delay = /maxDelay:\s*100ms/;
+  if (!delay.test(text)) return "pipelines/ysb.yaml has no 'maxDelay: 100ms' to set to 0";
+  const stdinSource = /source:\s*\{\s*stdin:\s*\{\s*format:\s*lines\s*\}\s*\}/;
+  if (!stdinSource.test(text)) {
+    return "pipelines/ysb.yaml has no 'source: { stdin: { format: lines } }' to replace";
+  }
+  const stdin = text.replace(window, `tumbling: ${windowMs}ms`).replace(delay, "maxDelay: 0ms");
+  const generated = stdin.replace(
+    stdinSource,
+    `source: { generate: { ysb: { events: EVENTS, rate: RATE, startTime: ${startTime} } } }`,
+  );
+  return { stdin, generated };
+}
+
 /** Checks that everything YSB needs is there and runs; returns the setup, or why not. */
 async function prepare(windowMs: number): Promise<Setup | string> {
   const pipeline = `${ROOT}pipelines/ysb.yaml`;
@@ -70,18 +100,11 @@ async function prepare(windowMs: number): Promise<Setup | string> {
   if (g.code !== 0) {
     return `'drizzle generate ysb' failed (exit ${g.code}): ${g.stderr.trim().split("\n").slice(-1)[0]}`;
   }
-  // The benchmark's window length (the pipeline's is 10 s): everything else as written.
-  const text = readFileSync(pipeline, "utf8");
-  const re = /tumbling:\s*10s/;
-  if (!re.test(text)) return "pipelines/ysb.yaml has no 'tumbling: 10s' window to resize";
+  const texts = benchPipelines(readFileSync(pipeline, "utf8"), windowMs, START);
+  if (typeof texts === "string") return texts;
   const yaml = `${BENCH_TMP}/ysb-${windowMs}ms.yaml`;
-  writeFileSync(yaml, text.replace(re, `tumbling: ${windowMs}ms`));
-  const stdin = /source:\s*\{\s*stdin:\s*\{\s*format:\s*lines\s*\}\s*\}/;
-  if (!stdin.test(text)) return "pipelines/ysb.yaml has no 'source: { stdin: { format: lines } }' to replace";
-  const generatedYaml = readFileSync(yaml, "utf8").replace(
-    stdin,
-    `source: { generate: { ysb: { events: EVENTS, rate: RATE, startTime: ${START} } } }`,
-  );
+  writeFileSync(yaml, texts.stdin);
+  const generatedYaml = texts.generated;
   const events = await eventsFile(3000, 10_000);
   const out = `${BENCH_TMP}/ysb-smoke.out`;
   const r = await run(DRIZZLE, ["run", yaml, "--workers", "2", "--quiet"], {
@@ -374,6 +397,7 @@ export async function ysb(o: BenchOptions): Promise<void> {
     quick: o.quick,
     available: true,
     windowMs,
+    maxDelayMs: 0,
     workers: WORKERS,
     eventBytes: statSync(await eventsFile(3000, 10_000)).size / 3000,
     searchSeconds,
