@@ -12,6 +12,7 @@ import { BUN, DRIZZLE, processTree, ROOT, sh, TreeSampler } from "./proc.ts";
 import { type BenchOptions, type Machine, machine, machineLine, note, table, target, writeResult } from "./report.ts";
 import { fmt, fmtSpread, spread } from "./stats.ts";
 import { BENCH_TMP } from "./text_file.ts";
+import { SMALL_BATCH_RECORDS } from "../engine/runtime/mod.ts";
 
 const WORKERS = 2;
 const RATE = "20m";
@@ -22,9 +23,6 @@ const LIMIT_MB = 300;
  * (drizzle's default: never) and uses 4 KB pages only (`MIMALLOC_ALLOW_THP=0`).
  */
 const RETURNING = "10";
-
-/** The smallest footprint adds smaller batches (the default is 50000 records, up to 4 MB). */
-const SMALL_BATCH_RECORDS = 10000;
 
 /** Full mode runs every setting this many times at 1 GB. */
 const REPS = 3;
@@ -37,6 +35,8 @@ export interface MemoryRun {
   purgeDelay?: string;
   /** --batch-records given to the run, if not drizzle's default. */
   batchRecords?: number;
+  /** --footprint given to the run, if not drizzle's default (results saved before it: none). */
+  footprint?: "small";
   ok: boolean;
   exit: number | null;
   bytesOut: number;
@@ -60,12 +60,18 @@ const slowReader = existsSync("/usr/bin/pv") || existsSync("/bin/pv")
   // Without pv: a reader that takes 1 MB, then sleeps 50 ms (about 20 MB/s).
   : `'${BUN}' -e 'for await (const c of process.stdin) await new Promise((r) => setTimeout(r, c.length / 20000))'`;
 
-async function once(bytes: number, purgeDelay?: string, batchRecords?: number): Promise<MemoryRun> {
+async function once(
+  bytes: number,
+  purgeDelay?: string,
+  batchRecords?: number,
+  footprint?: "small",
+): Promise<MemoryRun> {
   const count = `${BENCH_TMP}/memory.count`;
   rmSync(count, { force: true });
   const script = `'${BUN}' '${ROOT}bench/gen_text.ts' ${bytes} --cycle ` +
     `| '${DRIZZLE}' run '${ROOT}bench/pipelines/passthrough.yaml' --workers ${WORKERS} --quiet ` +
     (batchRecords ? `--batch-records ${batchRecords} ` : "") +
+    (footprint ? `--footprint ${footprint} ` : "") +
     `| ${slowReader} | wc -c > '${count}'`;
   const sampler = new TreeSampler(100, undefined, true);
   let driverPid = 0;
@@ -147,16 +153,17 @@ export async function memory(o: BenchOptions): Promise<void> {
   // by 10% and more between runs); the 5 GB run once, to show that memory does not grow with input.
   const sizes = o.quick ? [300e6] : [1e9, 5e9];
   const reps = o.quick ? 1 : REPS;
-  const settings: Array<[string?, number?]> = [[], [RETURNING], [RETURNING, SMALL_BATCH_RECORDS]];
-  const plan: Array<[number, number, string?, number?]> = [];
-  for (let rep = 0; rep < reps; rep++) for (const [p, b] of settings) plan.push([sizes[0], rep, p, b]);
+  // The default; its allocator settings alone; and `--footprint small` (those settings and smaller batches).
+  const settings: Array<[string?, number?, "small"?]> = [[], [RETURNING], [undefined, undefined, "small"]];
+  const plan: Array<[number, number, string?, number?, "small"?]> = [];
+  for (let rep = 0; rep < reps; rep++) for (const [p, b, f] of settings) plan.push([sizes[0], rep, p, b, f]);
   for (const bytes of sizes.slice(1)) plan.push([bytes, 0]);
   const runs: MemoryRun[] = [];
-  for (const [bytes, rep, purgeDelay, batchRecords] of plan) {
+  for (const [bytes, rep, purgeDelay, batchRecords, footprint] of plan) {
     const how = (purgeDelay ? `, MIMALLOC_PURGE_DELAY=${purgeDelay} MIMALLOC_ALLOW_THP=0` : "") +
-      (batchRecords ? ` --batch-records ${batchRecords}` : "");
+      (batchRecords ? ` --batch-records ${batchRecords}` : "") + (footprint ? ` --footprint ${footprint}` : "");
     note(`memory: ${fmt(bytes)}B through a ${RATE}B/s reader${how} (about ${Math.round(bytes / 20e6)} s)`);
-    const r = { ...await once(bytes, purgeDelay, batchRecords), rep };
+    const r = { ...await once(bytes, purgeDelay, batchRecords, footprint), rep, ...(footprint ? { footprint } : {}) };
     runs.push(r);
     note(
       `memory ${fmt(bytes)}B${how}: peak ${fmt(r.peakMB)} MB (driver ${fmt(r.peakDriverMB)}), ${
@@ -165,6 +172,11 @@ export async function memory(o: BenchOptions): Promise<void> {
     );
   }
   await renderMemory({ machine: m, quick: o.quick, workers: WORKERS, rate: RATE, limitMB: LIMIT_MB, runs }, o.outDir);
+}
+
+/** drizzle's own settings: neither the allocator's nor the footprint changed. */
+function isDefault(r: MemoryRun): boolean {
+  return !r.purgeDelay && !r.footprint;
 }
 
 /** The driver's default input buffer, as written in its source (for the summary). */
@@ -193,14 +205,14 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
   const o = { quick: data.quick };
   // Runs of one setting and input size, the default's first, each group in the order measured.
   const byKey = new Map<string, MemoryRun[]>();
-  for (const r of [...data.runs].sort((a, b) => Number(!!a.purgeDelay) - Number(!!b.purgeDelay))) {
-    const k = `${r.bytes}|${r.purgeDelay ?? ""}|${r.batchRecords ?? ""}`;
+  for (const r of [...data.runs].sort((a, b) => Number(!isDefault(a)) - Number(!isDefault(b)))) {
+    const k = `${r.bytes}|${r.purgeDelay ?? ""}|${r.batchRecords ?? ""}|${r.footprint ?? ""}`;
     byKey.set(k, [...(byKey.get(k) ?? []), r]);
   }
   const groups = [...byKey.values()];
-  const runs = data.runs.filter((r) => !r.purgeDelay);
-  const defaults = groups.filter((g) => !g[0].purgeDelay);
-  const returning = groups.filter((g) => g[0].purgeDelay);
+  const runs = data.runs.filter(isDefault);
+  const defaults = groups.filter((g) => isDefault(g[0]));
+  const returning = groups.filter((g) => !isDefault(g[0]));
   const sizes = defaults.map((g) => g[0].bytes);
   const worst = Math.max(...runs.map((r) => r.peakMB));
   // Growth: the largest input's peak against the smallest's (medians over repetitions).
@@ -210,7 +222,7 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
   const label = (r: MemoryRun) =>
     `${fmt(r.bytes)}B${r.purgeDelay ? `, purge ${r.purgeDelay} ms, 4 KB pages` : ""}${
       r.batchRecords ? `, batches of ${fmt(r.batchRecords)}` : ""
-    }`;
+    }${r.footprint ? `, --footprint ${r.footprint}` : ""}`;
   const md = [
     `# Memory under backpressure (${o.quick ? "quick" : "full"})`,
     "",
@@ -228,9 +240,10 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
     `for reuse, which is faster (no page faults on memory taken again) and holds each executor at its high point; ` +
     `and with \`MIMALLOC_ALLOW_THP=1\` (the driver too): memory comes in 2 MB pages, fewer faults for more ` +
     `resident memory. Below the default's rows: \`MIMALLOC_PURGE_DELAY=${RETURNING} MIMALLOC_ALLOW_THP=0\` ` +
-    `(freed memory goes back to the system after ${RETURNING} ms; 4 KB pages), the choice for a smaller ` +
-    `footprint, then the same with \`--batch-records ${SMALL_BATCH_RECORDS}\`. On a backlog both take about ` +
-    `twice the CPU (bench/README.md).`,
+    `(freed memory goes back to the system after ${RETURNING} ms; 4 KB pages), then \`--footprint small\`, ` +
+    `which sets those for driver and executors and cuts batches of ${SMALL_BATCH_RECORDS} records (results saved ` +
+    `before the option: the same settings spelled out). On a backlog both take about twice the CPU ` +
+    `(bench/README.md).`,
     "",
     table(
       [
@@ -253,7 +266,11 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
         const failed = g.find((x) => !x.ok);
         return [
           `${fmt(r.bytes)}B`,
-          (r.purgeDelay
+          (r.footprint
+            ? `--footprint ${r.footprint} (returns memory after ${RETURNING} ms, 4 KB pages; batches of ${
+              fmt(SMALL_BATCH_RECORDS)
+            } records)`
+            : r.purgeDelay
             ? `returns memory after ${r.purgeDelay} ms, 4 KB pages`
             : "keeps freed memory, 2 MB pages (default)") +
           (r.batchRecords ? `; batches of ${fmt(r.batchRecords)} records` : ""),
@@ -276,8 +293,12 @@ export async function renderMemory(data: MemoryResult, outDir: string): Promise<
     target("peak RSS, driver + executors (worst run)", worst, data.limitMB, false, "MB"),
     ...returning.map((g) =>
       target(
-        `peak RSS, driver + executors, MIMALLOC_PURGE_DELAY=${g[0].purgeDelay} MIMALLOC_ALLOW_THP=0${
-          g[0].batchRecords ? ` --batch-records ${g[0].batchRecords}` : ""
+        `peak RSS, driver + executors, ${
+          g[0].footprint
+            ? `--footprint ${g[0].footprint}`
+            : `MIMALLOC_PURGE_DELAY=${g[0].purgeDelay} MIMALLOC_ALLOW_THP=0${
+              g[0].batchRecords ? ` --batch-records ${g[0].batchRecords}` : ""
+            }`
         } (worst run)`,
         Math.max(...g.map((r) => r.peakMB)),
         data.limitMB,

@@ -6,11 +6,14 @@
  * @module
  */
 import { availableParallelism } from "node:os";
-import { prestartCount, prestartExecutors } from "../engine/launch/prestart.ts";
+import { footprintArg, prestartCount, prestartExecutors } from "../engine/launch/prestart.ts";
 
 // A standalone binary's executors are `drizzle executor` and come through here: they ignore
 // Ctrl-C before loading the command line (see executor_main.ts).
 if (process.argv[2] === "executor") process.on("SIGINT", () => {});
+// `--footprint` decides the executors' allocator settings, so it is known before they start.
+const footprint = footprintArg(process.argv.slice(2));
+if (footprint) process.env.DRIZZLE_FOOTPRINT = footprint;
 prestartExecutors(prestartCount(process.argv.slice(2), availableParallelism()));
 const { main } = await import("./program.ts");
 process.exit(await main(process.argv));

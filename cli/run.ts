@@ -4,6 +4,7 @@ import { Driver, type DriverObserver, RunError, type RunSummary } from "../engin
 // which only --executors in-process needs (loaded below when asked for).
 import { LocalLauncher } from "../engine/launch/local.ts";
 import { takePrestarted } from "../engine/launch/prestart.ts";
+import { type Footprint, footprintOf } from "../engine/runtime/mod.ts";
 import { SshLauncher, type SshLauncherOptions } from "../engine/launch/ssh.ts";
 import { log } from "../engine/log.ts";
 import { fdReader } from "../engine/io/source.ts";
@@ -21,6 +22,8 @@ export interface RunOptions {
   groupSize: number | "auto";
   intervalMs: number;
   batchRecords: number;
+  /** Memory against speed: the executors' allocator settings (engine/runtime/self.ts). */
+  footprint: Footprint;
   executors: "local" | "in-process";
   /** Executors on other machines over ssh (overrides `executors`). */
   ssh?: SshLauncherOptions;
@@ -46,9 +49,9 @@ export interface RunOptions {
 export async function runPlan(plan: PhysicalPlan, o: RunOptions, term: Terminal): Promise<number> {
   const metrics = o.metrics ? MetricsFile.open(o.metrics) : null;
   const launcher = o.ssh
-    ? new SshLauncher(o.ssh)
+    ? new SshLauncher({ ...o.ssh, footprint: o.footprint })
     : o.executors === "local"
-    ? new LocalLauncher(undefined, takePrestarted())
+    ? new LocalLauncher(undefined, prestartedFor(o.footprint), o.footprint)
     : new (await import("../engine/launch/in_process.ts")).InProcessLauncher();
   const alive = () => ("children" in launcher ? launcher.children.size : launcher.executors.length);
   const stats = new RunStats();
@@ -141,4 +144,16 @@ function onStopSignals(handler: (sig: NodeJS.Signals, count: number) => void): (
     process.off("SIGINT", on);
     process.off("SIGTERM", on);
   };
+}
+
+/**
+ * The executors prestarted for this run, if they were started with its footprint (the entry
+ * reads `--footprint` before they start); otherwise none: they are ended and the launcher
+ * starts its own.
+ */
+function prestartedFor(footprint: Footprint) {
+  const started = takePrestarted();
+  if (footprintOf() === footprint) return started;
+  for (const c of started) c.stdin?.end();
+  return [];
 }

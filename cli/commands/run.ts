@@ -2,6 +2,7 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { availableParallelism } from "node:os";
 import { byteSize, duration, fraction, groupSize, hostList, positiveInt } from "../args.ts";
 import { UsageError } from "../exit.ts";
+import { type Footprint, FOOTPRINTS, SMALL_BATCH_RECORDS } from "../../engine/runtime/mod.ts";
 import { examples } from "../help.ts";
 import { loadPlan } from "../load.ts";
 import { runPlan } from "../run.ts";
@@ -27,11 +28,23 @@ export function runCommand(term: Terminal) {
         .default("auto" as number | "auto"),
     )
     .option("-i, --interval <duration>", "micro-batch interval (default: the pipeline's, else 100ms)", duration)
-    .option(
-      "--batch-records <n>",
-      "cut a batch early at this many records (backlogged input)",
-      positiveInt("--batch-records"),
-      50_000,
+    .addOption(
+      new Option(
+        "--batch-records <n>",
+        `cut a batch early at this many records (backlogged input; --footprint small: ${SMALL_BATCH_RECORDS})`,
+      )
+        .argParser(positiveInt("--batch-records"))
+        .default(50_000),
+    )
+    .addOption(
+      new Option(
+        "--footprint <kind>",
+        "memory against speed: fast keeps freed memory in 2 MB pages (about 600 MB for 2 workers under a slow " +
+          "reader); small returns it and cuts smaller batches (under 300 MB; backlogs take about twice as long)",
+      )
+        .choices(FOOTPRINTS)
+        .env("DRIZZLE_FOOTPRINT")
+        .default("fast" as Footprint),
     )
     .option("-p, --partitions <n>", "partitions per stage (default: 2 per worker)", positiveInt("--partitions"))
     .addOption(
@@ -116,7 +129,10 @@ export function runCommand(term: Terminal) {
         mode: opts.mode,
         groupSize: opts.groupSize,
         intervalMs: opts.interval ?? plan.intervalMs ?? 100,
-        batchRecords: opts.batchRecords,
+        batchRecords: opts.footprint === "small" && cmd.getOptionValueSource("batchRecords") === "default"
+          ? SMALL_BATCH_RECORDS
+          : opts.batchRecords,
+        footprint: opts.footprint,
         executors: opts.executors,
         ssh: opts.hosts
           ? {

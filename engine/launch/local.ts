@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import type { JobLine } from "../executor/process.ts";
 import type { Launcher, LaunchSpec } from "../driver/launcher.ts";
 import { logLevel } from "../log.ts";
-import { processEnv, selfCommand } from "../runtime/mod.ts";
+import { type Footprint, footprintOf, processEnv, selfCommand } from "../runtime/mod.ts";
 import { ProcessLauncher } from "./children.ts";
 
 /**
@@ -18,7 +18,12 @@ export class LocalLauncher extends ProcessLauncher implements Launcher {
   #spec: LaunchSpec | null = null;
   #prestarted: Array<ChildProcess | undefined>;
 
-  constructor(readonly command: string[] = selfCommand(), prestarted: ChildProcess[] = []) {
+  constructor(
+    readonly command: string[] = selfCommand(),
+    prestarted: ChildProcess[] = [],
+    /** The run's footprint: the executors' allocator settings (processEnv). */
+    readonly footprint: Footprint = footprintOf(),
+  ) {
     super();
     this.#prestarted = [...prestarted];
   }
@@ -66,7 +71,7 @@ export class LocalLauncher extends ProcessLauncher implements Launcher {
       stdio: ["pipe", "ignore", "inherit"],
       env: {
         ...process.env,
-        ...processEnv(),
+        ...processEnv({ ...process.env, DRIZZLE_FOOTPRINT: this.footprint }),
         DRIZZLE_DRIVER: `${spec.driverHost}:${spec.driverPort}`,
         DRIZZLE_EXECUTOR_ID: String(i),
         DRIZZLE_JOB: spec.job,

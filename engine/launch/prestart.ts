@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { processEnv, selfCommand } from "../runtime/mod.ts";
+import { type Footprint, FOOTPRINTS, processEnv, selfCommand } from "../runtime/mod.ts";
 
 /**
  * Local executor processes started before the driver knows its job. Loading the engine is most
@@ -58,4 +58,22 @@ export function prestartCount(args: string[], cores: number): number {
     workers = Number(value);
   }
   return workers;
+}
+
+/**
+ * The footprint `drizzle run ARGS` asks for with `--footprint`, when that is plain to see
+ * (`--footprint small`, `--footprint=small`); undefined otherwise. The command line's entry puts
+ * it in `DRIZZLE_FOOTPRINT` before executors are prestarted, so they start with its allocator
+ * settings (processEnv); `bin/drizzle` reads the arguments the same way for the driver's own.
+ */
+export function footprintArg(args: string[]): Footprint | undefined {
+  if (args[0] !== "run") return undefined;
+  let found: string | undefined;
+  for (let i = 1; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") break;
+    if (a === "--footprint") found = args[++i];
+    else if (a.startsWith("--footprint=")) found = a.slice("--footprint=".length);
+  }
+  return FOOTPRINTS.find((f) => f === found);
 }

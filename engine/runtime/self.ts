@@ -49,27 +49,57 @@ export function moduleUrl(path: string, from: string, depth: number): string {
 }
 
 /**
- * Environment for an executor process, for Bun's allocator (mimalloc); a value the user set is
- * kept.
+ * How a run trades memory for speed (`drizzle run --footprint`, or `DRIZZLE_FOOTPRINT`): "fast"
+ * (the default) for backlogs, "small" for a bounded footprint.
+ */
+export type Footprint = "fast" | "small";
+
+export const FOOTPRINTS: readonly Footprint[] = ["fast", "small"];
+
+/**
+ * Settings of Bun's allocator (mimalloc) per footprint, for every process of a run (`bin/drizzle`
+ * sets the driver's own; a value the user set in the environment is kept).
  *
- * `MIMALLOC_PURGE_DELAY=-1`: the allocator keeps memory it freed instead of handing it back to
- * the system 10 ms later. An executor frees and takes the same megabytes many times a second
+ * `MIMALLOC_PURGE_DELAY=-1` (fast): the allocator keeps memory it freed instead of handing it back
+ * to the system 10 ms later. An executor frees and takes the same megabytes many times a second
  * (input frames, decoded text, output), and each time it got them back from the system it paid a
  * page fault per 4 KB: in YSB, about a third of the executors' CPU. Its resident size then stays
  * at its high point rather than shrinking between bursts. The driver keeps the default delay: its
  * input buffers are pooled, and keeping its freed memory made a backlog only 5-7% faster while
  * its peak under a slow reader grew from 150 to 200 MB.
  *
- * `MIMALLOC_ALLOW_THP=1`: the allocator asks for transparent huge pages (2 MB) where the system
- * allows them on request (`/sys/kernel/mm/transparent_hugepage/enabled` is `madvise` or
+ * `MIMALLOC_ALLOW_THP=1` (fast): the allocator asks for transparent huge pages (2 MB) where the
+ * system allows them on request (`/sys/kernel/mm/transparent_hugepage/enabled` is `madvise` or
  * `always`). Even kept memory is faulted in once, and a page fault is dear on a virtual machine:
  * with 2 MB pages a 2M-event YSB backlog took 15% less CPU and wall time and the 50 MB word count
- * 16% less, for about 50 MB more resident memory per process (pages are whole 2 MB). `bin/drizzle`
- * sets it for the driver too. Set `MIMALLOC_ALLOW_THP=0` for the smaller footprint.
+ * 16% less, for about 50 MB more resident memory per process (pages are whole 2 MB; an idle
+ * executor holds 115 MB instead of 58).
+ *
+ * small: freed memory goes back after 10 ms, 4 KB pages, and (cli/commands/run.ts) batches of
+ * SMALL_BATCH_RECORDS records: under a 20 MB/s reader, driver and two executors peak under 300 MB
+ * instead of about 600, and a backlog takes about twice the CPU and time (bench/README.md, memory).
  */
-export function processEnv(): Record<string, string> {
+export const FOOTPRINT_ENV: Readonly<Record<Footprint, Readonly<Record<string, string>>>> = {
+  fast: { MIMALLOC_PURGE_DELAY: "-1", MIMALLOC_ALLOW_THP: "1" },
+  small: { MIMALLOC_PURGE_DELAY: "10", MIMALLOC_ALLOW_THP: "0" },
+};
+
+/** The records per batch (`--batch-records`) of the small footprint, unless given. */
+export const SMALL_BATCH_RECORDS = 10_000;
+
+/** The footprint this environment asks for (`DRIZZLE_FOOTPRINT`); "fast" unless it says "small". */
+export function footprintOf(env: Record<string, string | undefined> = process.env): Footprint {
+  return env.DRIZZLE_FOOTPRINT === "small" ? "small" : "fast";
+}
+
+/**
+ * Environment for an executor process: the allocator settings of the run's footprint
+ * (FOOTPRINT_ENV), where the user did not set them.
+ */
+export function processEnv(env: Record<string, string | undefined> = process.env): Record<string, string> {
+  const want = FOOTPRINT_ENV[footprintOf(env)];
   return {
-    MIMALLOC_PURGE_DELAY: process.env.MIMALLOC_PURGE_DELAY || "-1",
-    MIMALLOC_ALLOW_THP: process.env.MIMALLOC_ALLOW_THP || "1",
+    MIMALLOC_PURGE_DELAY: env.MIMALLOC_PURGE_DELAY || want.MIMALLOC_PURGE_DELAY,
+    MIMALLOC_ALLOW_THP: env.MIMALLOC_ALLOW_THP || want.MIMALLOC_ALLOW_THP,
   };
 }

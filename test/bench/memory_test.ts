@@ -54,3 +54,18 @@ test("repeated runs of a setting make one row, median (min–max); each target i
   // Growth: the 5 GB peak against the median of the 1 GB runs.
   expect(flat).toContain("= 1.05x (bounded");
 });
+
+test("--footprint small runs are a setting of their own, not counted as the default's", async () => {
+  const small = (rep: number, peakMB: number): MemoryRun => ({ ...run(1e9, rep, peakMB), footprint: "small" });
+  const runs = [run(1e9, 0, 600), small(0, 270), run(1e9, 1, 620), small(1, 290)];
+  await renderMemory({ machine: machine(), quick: false, workers: 2, rate: "20m", limitMB: 300, runs }, dir);
+  const md = readFileSync(join(dir, "memory.md"), "utf8");
+  const rows = md.split("\n").filter((l) => /^\| +\d/.test(l)).map((l) => l.split("|").map((c) => c.trim()));
+  expect(rows.map((r) => [r[2].startsWith("--footprint small"), r[6]])).toEqual([
+    [false, "610 MB (600–620)"],
+    [true, "280 MB (270–290)"],
+  ]);
+  const flat = md.replace(/\s+/g, " ");
+  expect(flat).toContain("peak RSS, driver + executors (worst run)**: MISSED: 620 MB");
+  expect(flat).toContain("peak RSS, driver + executors, --footprint small (worst run)**: met (290 MB");
+});

@@ -40,6 +40,7 @@ describe("help", () => {
         "--group-size",
         "--interval",
         "--batch-records",
+        "--footprint",
         "--partitions",
         "--executors",
         "--recovery",

@@ -44,6 +44,7 @@ describe("process environment", () => {
     const without = { ...process.env };
     delete without.MIMALLOC_PURGE_DELAY;
     delete without.MIMALLOC_ALLOW_THP;
+    delete without.DRIZZLE_FOOTPRINT;
     return without;
   };
 
@@ -74,6 +75,50 @@ describe("process environment", () => {
     );
     expect(chosen.stdout).toBe("undefined 0\n");
   }, 30_000);
+
+  test("--footprint small: driver and executors hand freed memory back, in 4 KB pages", async () => {
+    const yaml = envYaml();
+    for (const how of [["--footprint", "small"], ["--footprint=small"]]) {
+      const executors = await drizzle(["run", yaml, "--workers", "2", ...how], "a\nb\nc\n", {}, unset());
+      expect(executors.stderr).toBe("");
+      expect(executors.stdout).toBe("10 0\n".repeat(3));
+      const driver = await drizzle(["run", yaml, "--executors", "in-process", ...how], "a\n", {}, unset());
+      expect(driver.stdout).toBe("10 0\n");
+    }
+    // The environment can ask for it too; the flag wins over it.
+    const byEnv = await drizzle(["run", yaml, "--workers", "1"], "a\n", { DRIZZLE_FOOTPRINT: "small" }, unset());
+    expect(byEnv.stdout).toBe("10 0\n");
+    const flagWins = await drizzle(
+      ["run", yaml, "--workers", "1", "--footprint", "fast"],
+      "a\n",
+      { DRIZZLE_FOOTPRINT: "small" },
+      unset(),
+    );
+    expect(flagWins.stdout).toBe("-1 1\n");
+    const bad = await drizzle(["run", yaml, "--footprint", "tiny"], "a\n", {}, unset());
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("fast, small");
+  }, 60_000);
+
+  test("--footprint small cuts batches of 10000 records unless --batch-records says otherwise", async () => {
+    const yaml = envYaml();
+    const input = "x\n".repeat(25_000);
+    const sizes = async (extra: string[]) => {
+      const metrics = join(dir, `footprint-${extra.length}.jsonl`);
+      const r = await drizzle(
+        ["run", yaml, "--workers", "1", "--interval", "1h", "--metrics", metrics, ...extra],
+        input,
+        {},
+        unset(),
+      );
+      expect(r.code).toBe(0);
+      return readFileSync(metrics, "utf8").trim().split("\n").map((l) => JSON.parse(l))
+        .filter((m) => m.type === "batch").map((m) => m.recordsIn).filter((n) => n > 0);
+    };
+    expect(await sizes(["--footprint", "small"])).toEqual([10_000, 10_000, 5_000]);
+    expect(await sizes(["--footprint", "small", "--batch-records", "20000"])).toEqual([20_000, 5_000]);
+    expect(await sizes([])).toEqual([25_000]);
+  }, 60_000);
 });
 
 describe("drizzle run wordcount", () => {

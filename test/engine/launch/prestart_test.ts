@@ -5,8 +5,23 @@
 import { describe, expect, test } from "bun:test";
 import { type ChildProcess, spawn } from "node:child_process";
 import { LocalLauncher, runPipeline } from "../../../mod.ts";
-import { prestartCount, prestartExecutors, takePrestarted } from "../../../engine/launch/prestart.ts";
+import { footprintArg, prestartCount, prestartExecutors, takePrestarted } from "../../../engine/launch/prestart.ts";
 import { processEnv, selfCommand } from "../../../engine/runtime/mod.ts";
+
+describe("footprintArg: the --footprint of `drizzle run ARGS`, read before executors start", () => {
+  const of = (line: string) => footprintArg(line.split(" ").filter(Boolean));
+
+  test("in both spellings, the last one counting; nothing for other commands or values", () => {
+    expect(of("run p.yaml --footprint small")).toBe("small");
+    expect(of("run --footprint=small p.yaml -w 2")).toBe("small");
+    expect(of("run p.yaml --footprint small --footprint fast")).toBe("fast");
+    expect(of("run p.yaml")).toBeUndefined();
+    expect(of("run p.yaml --footprint tiny")).toBeUndefined();
+    expect(of("run p.yaml --footprint")).toBeUndefined();
+    expect(of("run p.yaml -- --footprint small")).toBeUndefined();
+    expect(of("validate p.yaml --footprint small")).toBeUndefined();
+  });
+});
 
 describe("prestartCount: how many local executors `drizzle run ARGS` will start", () => {
   const count = (line: string) => prestartCount(line.split(" ").filter(Boolean), 6);
