@@ -17,11 +17,11 @@ test("bench --report --out writes the summary and the figure from a saved result
   expect(r.stderr).toContain(`from the saved results in ${out}`);
   expect(r.code).toBe(0);
   const saved = JSON.parse(readFileSync(join(out, "memory.json"), "utf8")) as {
-    runs: Array<{ bytes: number; purgeDelay?: string; batchRecords?: number }>;
+    runs: Array<{ bytes: number; purgeDelay?: string; batchRecords?: number; footprint?: string }>;
   };
   const md = readFileSync(join(out, "memory.md"), "utf8");
   // One table row per setting and input size in the saved runs, below the header and its rule.
-  const settings = new Set(saved.runs.map((r) => `${r.bytes} ${r.purgeDelay} ${r.batchRecords}`));
+  const settings = new Set(saved.runs.map((r) => `${r.bytes} ${r.purgeDelay} ${r.batchRecords} ${r.footprint}`));
   const rows = md.split("\n").filter((l) => /^\| +\d/.test(l));
   expect(rows.length).toBe(settings.size);
   expect(readFileSync(join(out, "memory.svg"), "utf8")).toStartWith("<svg");
