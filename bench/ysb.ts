@@ -21,7 +21,7 @@ import { DRIZZLE, killTree, ROOT, run } from "./proc.ts";
 import { type BenchOptions, machine, note } from "./report.ts";
 import { fmt, percentiles } from "./stats.ts";
 import { BENCH_TMP } from "./text_file.ts";
-import { renderYsb, type Source, verdict, type YsbRun } from "./ysb_report.ts";
+import { eventLatencies, renderYsb, type Source, verdict, type YsbRun } from "./ysb_report.ts";
 
 /** Event time of event 0 (a multiple of every window length, so windows start with the data). */
 const START = 1_700_000_000_000;
@@ -292,6 +292,14 @@ async function once(
   const windowP99s = [...measured.values()].map((l) => percentiles(l).p99);
   const finalUpdates = [...measured.keys()].map((start) => finalUpdateLatency(batches, start + s.windowMs, rate, t0))
     .filter((l): l is number => l !== undefined);
+  // The events of the measured windows: from the first after the warm-up window to the last closed one.
+  const eventLatency = eventLatencies(
+    batches,
+    rate,
+    t0,
+    Math.ceil((s.windowMs * rate) / 1000),
+    Math.ceil(((Math.floor((lastEnd - START) / s.windowMs) * s.windowMs) * rate) / 1000),
+  );
   let countsMatch: boolean | null = null;
   if (check && buf) {
     const ref = referenceCounts(buf, s.campaigns, s.windowMs, lastEnd);
@@ -311,6 +319,7 @@ async function once(
     latencies,
     windowP99s,
     finalUpdates,
+    eventLatency,
     backlogBytes: fed.backlogBytes,
     lagMs,
     // Bounded: results before the next window closes, and the input kept up (< 0.5 s behind).

@@ -3,7 +3,7 @@
  * rule, and ysb.{json,md,svg} written from a result (bench/ysb.ts runs the measurements).
  * @module
  */
-import { renderFigure } from "./plot.ts";
+import { renderFigure, type VegaLiteSpec } from "./plot.ts";
 import { type Machine, machineLine, table, target, writeResult } from "./report.ts";
 import { fmt, fmtSpread, percentiles, spread } from "./stats.ts";
 
@@ -27,6 +27,11 @@ export interface YsbRun {
    * processed the window's last event (when its count stopped changing in the engine's state).
    */
   finalUpdates?: number[];
+  /**
+   * Per event: the commit of the batch that processed it minus when it was written (stdin) or due
+   * (generate), for the events of the measured windows (older results: none).
+   */
+  eventLatency?: EventLatency;
   /** Bytes the feeder could not hand to drizzle by the end (the engine fell behind). */
   backlogBytes: number;
   /** generate: how long after the last event was due its batch committed (the engine fell behind). */
@@ -34,6 +39,49 @@ export interface YsbRun {
   bounded: boolean;
   countsMatch: boolean | null;
   error?: string;
+}
+
+/** The latencies of a run's events, summarised: how many, percentiles, and one value per percent (1..100). */
+export interface EventLatency {
+  events: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** cdf[i]: the latency that (i + 1)% of the events did not exceed. */
+  cdf: number[];
+}
+
+/**
+ * The latency of every event from `from` to `to` (indices in input order): event i was written
+ * (or due) at t0 + i * 1000 / rate ms, and is out when the batch holding it committed. Batches
+ * are in batch order, each with its input record count; `undefined` when no batch covers them.
+ */
+export function eventLatencies(
+  batches: ReadonlyArray<{ recordsIn: number; committedAt: number }>,
+  rate: number,
+  t0: number,
+  from: number,
+  to: number,
+): EventLatency | undefined {
+  const l = new Float64Array(Math.max(0, to - from));
+  let n = 0;
+  let through = 0;
+  for (const b of batches) {
+    const end = Math.min(through + b.recordsIn, to);
+    for (let i = Math.max(through, from); i < end; i++) l[n++] = b.committedAt - (t0 + (i * 1000) / rate);
+    through += b.recordsIn;
+    if (through >= to) break;
+  }
+  if (n === 0) return undefined;
+  const s = l.subarray(0, n).sort();
+  const at = (q: number) => s[Math.min(n - 1, Math.ceil(q * n) - 1)];
+  return {
+    events: n,
+    p50: at(0.5),
+    p99: at(0.99),
+    max: s[n - 1],
+    cdf: Array.from({ length: 100 }, (_, i) => Math.round(at((i + 1) / 100) * 10) / 10),
+  };
 }
 
 /** Whether two of a rate's runs were bounded (true) or two were not (false); undefined: no two agree yet. */
@@ -98,6 +146,7 @@ export async function renderYsb(data: YsbResult, outDir: string): Promise<void> 
       const all = rs.flatMap((r) => r.latencies);
       const p = percentiles(all);
       const f = percentiles(rs.flatMap((r) => r.finalUpdates ?? []));
+      const e = rs.map((r) => r.eventLatency).filter((x): x is EventLatency => x !== undefined);
       return [
         `${iv} ms`,
         mode,
@@ -108,6 +157,8 @@ export async function renderYsb(data: YsbResult, outDir: string): Promise<void> 
         fmtSpread(spread(rs.flatMap((r) => r.windowP99s)), "ms"),
         fmt(f.p50),
         fmt(f.p99),
+        e.length ? fmtSpread(spread(e.map((x) => x.p50)), "ms") : "–",
+        e.length ? fmtSpread(spread(e.map((x) => x.p99)), "ms") : "–",
         `${rs.filter((r) => r.countsMatch).length}/${rs.length}`,
         `${rs.reduce((n, r) => n + r.windowP99s.length, 0)} (${all.length})`,
       ];
@@ -117,6 +168,11 @@ export async function renderYsb(data: YsbResult, outDir: string): Promise<void> 
     percentiles(cdf.filter((r) => r.mode === mode && r.intervalMs === iv).flatMap((r) => r.latencies)).p99;
   const finalP99At = (mode: string, iv: number) =>
     percentiles(cdf.filter((r) => r.mode === mode && r.intervalMs === iv).flatMap((r) => r.finalUpdates ?? [])).p99;
+  /** The worst run's p99 per-event latency (NaN for results without it). */
+  const eventP99At = (mode: string, iv: number) => {
+    const e = cdf.filter((r) => r.mode === mode && r.intervalMs === iv).map((r) => r.eventLatency?.p99 ?? NaN);
+    return e.length ? Math.max(...e) : NaN;
+  };
   const eventBytes = data.eventBytes ?? 247;
   /** The first stdin rate of `mode` that was not sustained, and one of its unbounded runs. */
   const firstUnbounded = (mode: string) => {
@@ -209,7 +265,9 @@ export async function renderYsb(data: YsbResult, outDir: string): Promise<void> 
         : `${reps} repetitions.`
     } ` +
     "Counts are checked against a count computed from the events. All campaigns of a window close in the same " +
-    "batch, so a window's rows share (almost) one latency: the CDF has a step per window.",
+    "batch, so a window's rows share (almost) one latency: the CDF has a step per window. Per event: the commit " +
+    "of the batch that processed it minus when it was written, for every event of the measured windows; the " +
+    "median of the runs' p50 and p99 (min–max).",
     "",
     table([
       "interval",
@@ -221,6 +279,8 @@ export async function renderYsb(data: YsbResult, outDir: string): Promise<void> 
       ">p99 per window",
       ">final update p50",
       ">final update p99",
+      ">per event p50",
+      ">per event p99",
       "counts right",
       ">windows (rows)",
     ], cdfRows),
@@ -237,6 +297,15 @@ export async function renderYsb(data: YsbResult, outDir: string): Promise<void> 
       false,
       "ms",
     ),
+    ...(cdf.some((r) => r.eventLatency)
+      ? [target(
+        "p99 per-event latency at 100 ms interval, drizzle, worst run (<= 2x interval)",
+        eventP99At("drizzle", 100),
+        200,
+        false,
+        "ms",
+      )]
+      : []),
     `- p99 at 10 ms interval: drizzle ${fmt(p99At("drizzle", 10))} ms, bsp ${
       fmt(p99At("bsp", 10))
     } ms; at 100 ms: bsp ${fmt(p99At("bsp", 100))} ms`,
@@ -250,20 +319,30 @@ export async function renderYsb(data: YsbResult, outDir: string): Promise<void> 
   const values = cdf.flatMap((r) =>
     r.latencies.map((l) => ({ latency: Math.max(1, l), series: `${r.mode}, ${r.intervalMs} ms` }))
   );
-  await renderFigure({
-    title: `YSB window latency CDF at ${fmt(cdfRate)} events/s (${data.workers} workers, ${m.cores} cores)`,
-    width: 520,
+  // Each run's events as its 100 percentiles: every run weighs the same in the pooled curve.
+  const eventValues = cdf.flatMap((r) =>
+    (r.eventLatency?.cdf ?? []).map((l) => ({ latency: Math.max(1, l), series: `${r.mode}, ${r.intervalMs} ms` }))
+  );
+  const panel = (vals: typeof values, what: string) => ({
+    width: eventValues.length ? 340 : 520,
     height: 300,
-    data: { values },
+    data: { values: vals },
     transform: [
       { window: [{ op: "cume_dist", as: "fraction" }], sort: [{ field: "latency" }], groupby: ["series"] },
     ],
     mark: { type: "line", interpolate: "step-after" },
     encoding: {
-      x: { field: "latency", type: "quantitative", scale: { type: "log" }, title: "window latency (ms)" },
-      y: { field: "fraction", type: "quantitative", title: "fraction of windows" },
+      x: { field: "latency", type: "quantitative", scale: { type: "log" }, title: `${what} latency (ms)` },
+      y: { field: "fraction", type: "quantitative", title: `fraction of ${what}s` },
       color: { field: "series", type: "nominal", title: null },
     },
-  }, `${outDir}/ysb`);
+  });
+  const title = `YSB latency CDF at ${fmt(cdfRate)} events/s (${data.workers} workers, ${m.cores} cores)`;
+  await renderFigure(
+    eventValues.length
+      ? { title, hconcat: [panel(values, "window"), panel(eventValues, "event")] } as VegaLiteSpec
+      : { title, ...panel(values, "window") } as VegaLiteSpec,
+    `${outDir}/ysb`,
+  );
   writeResult(outDir, "ysb", data, md);
 }
