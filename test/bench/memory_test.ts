@@ -56,16 +56,23 @@ test("repeated runs of a setting make one row, median (min–max); each target i
 });
 
 test("--footprint small runs are a setting of their own, not counted as the default's", async () => {
-  const small = (rep: number, peakMB: number): MemoryRun => ({ ...run(1e9, rep, peakMB), footprint: "small" });
-  const runs = [run(1e9, 0, 600), small(0, 270), run(1e9, 1, 620), small(1, 290)];
+  const small = (rep: number, peakMB: number, bytes = 1e9): MemoryRun => ({
+    ...run(bytes, rep, peakMB),
+    footprint: "small",
+  });
+  const runs = [run(1e9, 0, 600), small(0, 270), run(1e9, 1, 620), small(1, 290), small(0, 296, 5e9)];
   await renderMemory({ machine: machine(), quick: false, workers: 2, rate: "20m", limitMB: 300, runs }, dir);
   const md = readFileSync(join(dir, "memory.md"), "utf8");
   const rows = md.split("\n").filter((l) => /^\| +\d/.test(l)).map((l) => l.split("|").map((c) => c.trim()));
-  expect(rows.map((r) => [r[2].startsWith("--footprint small"), r[6]])).toEqual([
-    [false, "610 MB (600–620)"],
-    [true, "280 MB (270–290)"],
+  expect(rows.map((r) => [r[1], r[2].startsWith("--footprint small"), r[6]])).toEqual([
+    ["1.00GB", false, "610 MB (600–620)"],
+    ["1.00GB", true, "280 MB (270–290)"],
+    ["5.00GB", true, "296 MB (1 run)"],
   ]);
   const flat = md.replace(/\s+/g, " ");
   expect(flat).toContain("peak RSS, driver + executors (worst run)**: MISSED: 620 MB");
-  expect(flat).toContain("peak RSS, driver + executors, --footprint small (worst run)**: met (290 MB");
+  // One target per setting, on its worst run at any size.
+  expect(flat.split("--footprint small (worst run)").length).toBe(2);
+  expect(flat).toContain("peak RSS, driver + executors, --footprint small (worst run)**: met (296 MB");
+  expect(flat).toContain("growth with input, --footprint small**: peak at 5.00GB / at 1.00GB = 1.06x (bounded");
 });
