@@ -5,8 +5,10 @@
  * (a) the highest rate at which window latency stays bounded and (b) the window latency CDF at
  * 100 ms and 10 ms batch intervals, drizzle vs bsp. Window latency = when a window's count
  * line reached us minus the wall time its window ended (with the window's lateness allowance,
- * `maxDelay`, set to 0 for these in-order events; see `prepare`). Beside it, YSB's own measure: window end to the final update of its count,
- * i.e. the commit of the batch that processed the window's last event (from the run's metrics).
+ * `maxDelay`, set to 0 for these in-order events: see `benchPipelines`). Beside it, YSB's own
+ * measure: window end to the final update of its count, i.e. the commit of the batch that
+ * processed the window's last event; and per event, from when it was written to the commit of
+ * the batch that processed it (both from the run's metrics).
  * The rate search also runs with the `generate` source (executors make the events), which
  * measures the pipeline without the driver's stdin path. When the generator, the pipeline or
  * the command is missing or does not run, the result says "not available: <reason>" instead
