@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import type { Launcher, LaunchSpec } from "../driver/launcher.ts";
 import { logLevel } from "../log.ts";
 import { ProcessLauncher } from "./children.ts";
-import { type Footprint, processEnv } from "../runtime/mod.ts";
+import { type Footprint, footprintOf, processEnv } from "../runtime/mod.ts";
 import { ensureRemoteBinary, localBinary, remotePath, shellQuote } from "./ship.ts";
 
 /** One entry of `--hosts`: `[user@]host[:port]` (an IPv6 address in brackets: `[::1]:22`). */
@@ -91,7 +91,7 @@ export class SshLauncher extends ProcessLauncher implements Launcher {
   #spawn(i: number): void {
     const spec = this.#spec!;
     const env = {
-      ...processEnv(this.o.footprint ? { ...process.env, DRIZZLE_FOOTPRINT: this.o.footprint } : process.env),
+      ...processEnv({ ...process.env, DRIZZLE_FOOTPRINT: this.o.footprint ?? footprintOf() }),
       // No host: the executor connects back to where its ssh session came from.
       DRIZZLE_DRIVER: `:${spec.driverPort}`,
       DRIZZLE_EXECUTOR_ID: String(i),
