@@ -4,7 +4,7 @@
  * is what a record waits, not how deep a backlog is.
  * @module
  */
-import { PassThrough, type Writable } from "node:stream";
+import { PassThrough } from "node:stream";
 
 /** Splits text into its lines (each with its newline). */
 export function linesOf(text: Uint8Array): Uint8Array[] {
@@ -74,59 +74,54 @@ export function lineStarts(buf: Uint8Array): Float64Array {
   return out;
 }
 
+const napCell = new Int32Array(new SharedArrayBuffer(4));
+/** Blocks the thread for `ms` (a feeder process has nothing else to do meanwhile). */
+function sleepSync(ms: number): void {
+  Atomics.wait(napCell, 0, 0, ms);
+}
+
 /** The most the feeder hands the pipe in one write. */
 const FEED_WRITE = 256 << 10;
 
 /**
- * Writes line i of `buf` (`starts` from lineStarts) at i / perSecond seconds from now into `out`
- * (a pipe to another process); resolves, once all is written, to the bytes that were due but
- * not yet taken when the last line was due. Like a producer with blocking writes it gives the
- * pipe only what it takes: when a write is not taken whole it waits for "drain", and what falls
- * due meanwhile is the backlog. (Writing ahead regardless makes the runtime copy and re-copy
- * the untaken bytes, which at 100 MB/s cost the feeder more CPU than drizzle's own work, on the
- * same cores.)
+ * Writes line i of `buf` (`starts` from lineStarts) at i / perSecond seconds from now with
+ * `write` (a blocking write to a pipe: returns the bytes taken, throws when the reader is gone);
+ * returns, once all is written, the bytes that were due but not yet taken when the last line was
+ * due. Like a producer with blocking writes it gives the pipe only what it takes, and what falls
+ * due while a write waits is the backlog. Runs in a process of its own (bench/feeder.ts): a feeder
+ * sharing its event loop with the benchmark's reading of drizzle's output, or paced by timers,
+ * wrote late now and then, and that lateness was counted as drizzle's latency.
  */
-export function feedPaced(
-  out: Writable,
+export function feedPacedSync(
+  write: (chunk: Uint8Array) => number,
   buf: Uint8Array,
   starts: Float64Array,
   lines: number,
   perSecond: number,
-): Promise<number> {
+): number {
   const p0 = performance.now();
   const end = starts[lines];
-  let sent = 0; // bytes handed to the pipe
-  let waiting = false;
+  let sent = 0;
   let backlog = -1;
-  return new Promise((resolve) => {
-    const pump = () => {
-      if (waiting) return;
-      const due = starts[Math.min(lines, Math.floor(((performance.now() - p0) / 1000) * perSecond))];
-      while (sent < due && !waiting) {
-        const n = Math.min(FEED_WRITE, due - sent);
-        waiting = !out.write(buf.subarray(sent, sent + n));
-        sent += n;
+  while (sent < end) {
+    const due = starts[Math.min(lines, Math.floor(((performance.now() - p0) / 1000) * perSecond))];
+    if (due >= end && backlog < 0) backlog = end - sent;
+    if (sent >= due) {
+      sleepSync(0.5);
+      continue;
+    }
+    let n: number;
+    try {
+      n = write(buf.subarray(sent, sent + Math.min(FEED_WRITE, due - sent)));
+    } catch (e) {
+      if ((e as { code?: string }).code === "EAGAIN") {
+        sleepSync(0.5);
+        continue;
       }
-      if (due >= end && backlog < 0) backlog = end - sent + out.writableLength;
-      if (sent >= end) {
-        clearInterval(timer);
-        resolve(Math.max(0, backlog));
-      } else if (waiting) {
-        out.once("drain", () => {
-          waiting = false;
-          pump();
-        });
-      }
-    };
-    const timer = setInterval(pump, 2);
-    // A reader that went away takes nothing more: what was not sent is the backlog ("drain"
-    // would never come).
-    const gone = () => {
-      if (sent >= end) return;
-      clearInterval(timer);
-      resolve(end - sent);
-    };
-    out.once("close", gone);
-    out.once("error", gone);
-  });
+      // The reader went away: what was not sent is the backlog.
+      return end - sent;
+    }
+    sent += n;
+  }
+  return Math.max(0, backlog);
 }

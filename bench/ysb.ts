@@ -18,7 +18,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { feedPaced, lineStarts } from "./paced.ts";
 import { DRIZZLE, killTree, ROOT, run } from "./proc.ts";
 import { type BenchOptions, machine, note } from "./report.ts";
 import { fmt, percentiles } from "./stats.ts";
@@ -178,9 +177,10 @@ function finalUpdateLatency(batches: BatchMetric[], end: number, rate: number, t
   return undefined;
 }
 
-/** Starts `drizzle run` on a pipeline file with the benchmark's flags. */
-function startDrizzle(yaml: string, s: Setup, mode: string, intervalMs: number, metrics: string): ChildProcess {
-  return spawn(DRIZZLE, [
+/** `drizzle run` of a pipeline file with the benchmark's flags. */
+function drizzleArgs(yaml: string, mode: string, intervalMs: number, metrics: string): string[] {
+  return [
+    DRIZZLE,
     "run",
     yaml,
     "--workers",
@@ -192,31 +192,48 @@ function startDrizzle(yaml: string, s: Setup, mode: string, intervalMs: number, 
     "--quiet",
     "--metrics",
     metrics,
-  ], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, YSB_CAMPAIGNS: s.campaigns } });
+  ];
 }
 
+/** A word for sh, quoted. */
+const shWord = (w: string) => `'${w.replaceAll("'", "'\\''")}'`;
+
 /**
- * Writes event i of the file at t0 + i / rate once drizzle is ready (see feedPaced); returns t0
- * and the bytes that were due but not yet taken by drizzle when the last event was due.
+ * Starts drizzle; with an events file, fed by bench/feeder.ts through a pipe (`feeder | drizzle`),
+ * which writes event i at t0 + i / rate once drizzle committed its first (empty) batch and
+ * reports t0 and its backlog to `report`.
  */
-async function feed(
-  child: ChildProcess,
+function startDrizzle(
+  yaml: string,
+  s: Setup,
+  mode: string,
+  intervalMs: number,
   metrics: string,
-  buf: Buffer,
-  starts: Float64Array,
-  events: number,
-  rate: number,
-): Promise<{ t0: number; backlogBytes: number }> {
-  // Ready = the first batch committed (empty batches are cut every interval with no input).
-  const ready = performance.now();
-  while (!(existsSync(metrics) && readFileSync(metrics, "utf8").includes('"batch"'))) {
-    if (child.exitCode !== null || performance.now() - ready > 30_000) break;
-    await new Promise((r) => setTimeout(r, 20));
+  feed?: { file: string; events: number; rate: number; report: string },
+): ChildProcess {
+  const env = { ...process.env, YSB_CAMPAIGNS: s.campaigns };
+  const args = drizzleArgs(yaml, mode, intervalMs, metrics);
+  if (!feed) return spawn(args[0], args.slice(1), { stdio: ["ignore", "pipe", "pipe"], env });
+  const feeder = [
+    process.execPath,
+    `${ROOT}bench/feeder.ts`,
+    feed.file,
+    String(feed.events),
+    String(feed.rate),
+    metrics,
+    feed.report,
+  ];
+  const script = `${feeder.map(shWord).join(" ")} | exec ${args.map(shWord).join(" ")}`;
+  return spawn("/bin/sh", ["-c", script], { stdio: ["ignore", "pipe", "pipe"], env });
+}
+
+/** What the feeder reported, or, when it wrote nothing (killed), everything as backlog. */
+function fedReport(report: string, bytes: number): { t0: number; backlogBytes: number } {
+  try {
+    return JSON.parse(readFileSync(report, "utf8"));
+  } catch {
+    return { t0: 0, backlogBytes: bytes };
   }
-  const t0 = Date.now();
-  const backlogBytes = await feedPaced(child.stdin!, buf, starts, events, rate);
-  child.stdin!.end();
-  return { t0, backlogBytes };
 }
 
 /**
@@ -242,14 +259,12 @@ async function once(
     yaml = `${BENCH_TMP}/ysb-generated.yaml`;
     writeFileSync(yaml, s.generatedYaml.replace("EVENTS", String(events)).replace("RATE", String(rate)));
   }
-  // The events are read (and their lines found) before drizzle starts: at a high rate that is
-  // gigabytes and many seconds, which the run's deadline below must not count.
-  const buf = source === "stdin" ? readFileSync(await eventsFile(events, rate)) : undefined;
-  const starts = buf ? lineStarts(buf) : undefined;
-  const child = startDrizzle(yaml, s, mode, intervalMs, metrics);
+  const file = source === "stdin" ? await eventsFile(events, rate) : undefined;
+  const report = `${BENCH_TMP}/ysb.feeder.json`;
+  rmSync(report, { force: true });
+  const child = startDrizzle(yaml, s, mode, intervalMs, metrics, file ? { file, events, rate, report } : undefined);
   let stderr = "";
   child.stderr!.on("data", (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-  child.stdin!.on("error", () => {});
   const rows: Array<{ at: number; line: string }> = [];
   let carry = "";
   child.stdout!.on("data", (c: Buffer) => {
@@ -259,16 +274,13 @@ async function once(
     for (const line of parts) if (line) rows.push({ at, line });
   });
   const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
-  // The input is paced: a run still going long after it is a stuck one.
+  // The input is paced: a run still going long after it is a stuck one (the feeder's reading of
+  // the events file, gigabytes at a high rate, is in the first minute).
   const deadline = setTimeout(() => child.pid && killTree(child.pid), 60_000 + 3 * seconds * 1000);
-  let fed = { t0: 0, backlogBytes: 0 };
-  if (buf && starts) {
-    fed = await feed(child, metrics, buf, starts, events, rate);
-  } else {
-    child.stdin!.end();
-  }
   const code = await exited;
   clearTimeout(deadline);
+  const fileBytes = file ? statSync(file).size : 0;
+  const fed = file ? fedReport(report, fileBytes) : { t0: 0, backlogBytes: 0 };
   const batches = batchMetrics(metrics);
   if (source === "generate" && batches.length) {
     // Batch 0 holds the events due by its cut: event 0 was due that many events' time before.
@@ -303,12 +315,12 @@ async function once(
     Math.ceil(((Math.floor((lastEnd - START) / s.windowMs) * s.windowMs) * rate) / 1000),
   );
   let countsMatch: boolean | null = null;
-  if (check && buf) {
-    const ref = referenceCounts(buf, s.campaigns, s.windowMs, lastEnd);
+  if (check && file) {
+    const ref = referenceCounts(readFileSync(file), s.campaigns, s.windowMs, lastEnd);
     countsMatch = ref.size === got.size && [...ref].every(([k, v]) => got.get(k) === v);
   }
   const p99 = percentiles(latencies).p99;
-  const eventBytes = buf ? buf.length / events : 0;
+  const eventBytes = fileBytes / events;
   const lastCommit = batches.length ? batches[batches.length - 1].committedAt : Infinity;
   const lagMs = source === "generate" ? lastCommit - (t0 + ((events - 1) * 1000) / rate) : undefined;
   return {

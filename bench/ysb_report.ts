@@ -216,7 +216,8 @@ export async function renderYsb(data: YsbResult, outDir: string): Promise<void> 
     (delay === 0
       ? ` and its \`maxDelay\` from 100 ms to 0: the events are written in time order, so none is ever late; `
       : "; ") +
-    `YSB_CAMPAIGNS set). Feeding starts once drizzle committed its first batch; the first window is warm-up ` +
+    `YSB_CAMPAIGNS set) by a feeder process of its own through a pipe (blocking writes, \`bench/feeder.ts\`). ` +
+    `Feeding starts once drizzle committed its first batch; the first window is warm-up ` +
     `and the window still open at end of input is left out. Window latency = arrival of the window's count ` +
     `line − wall time of the window's end (includes the pipeline's ${delay} ms watermark delay). Final update ` +
     `(YSB's window latency) = commit of the batch that processed the window's last event − wall time of ` +
