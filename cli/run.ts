@@ -4,7 +4,7 @@ import { Driver, type DriverObserver, RunError, type RunSummary } from "../engin
 // which only --executors in-process needs (loaded below when asked for).
 import { LocalLauncher } from "../engine/launch/local.ts";
 import { takePrestarted } from "../engine/launch/prestart.ts";
-import { type Footprint, footprintOf } from "../engine/runtime/mod.ts";
+import { type Footprint, footprintOf, growPipe } from "../engine/runtime/mod.ts";
 import { SshLauncher, type SshLauncherOptions } from "../engine/launch/ssh.ts";
 import { log } from "../engine/log.ts";
 import { fdReader } from "../engine/io/source.ts";
@@ -54,6 +54,10 @@ export async function runPlan(plan: PhysicalPlan, o: RunOptions, term: Terminal)
     ? new LocalLauncher(undefined, prestartedFor(o.footprint), o.footprint)
     : new (await import("../engine/launch/in_process.ts")).InProcessLauncher();
   const alive = () => ("children" in launcher ? launcher.children.size : launcher.executors.length);
+  if (plan.source.kind === "stdin") {
+    const grown = await growPipe(0);
+    if (grown) log.debug(`stdin is a pipe: its buffer grown from ${grown.before} to ${grown.after} bytes`);
+  }
   const stats = new RunStats();
   const showProgress = o.progress ?? (term.isTTY && !o.quiet);
   const status = showProgress

@@ -5,3 +5,4 @@
  */
 export * from "./self.ts";
 export * from "./gc.ts";
+export * from "./pipe.ts";

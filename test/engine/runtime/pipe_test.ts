@@ -1,0 +1,48 @@
+import { expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { PIPE_BUFFER_BYTES } from "../../../engine/runtime/pipe.ts";
+import { DRIZZLE, ROOT } from "../../support/cli.ts";
+
+/** Runs `growPipe(0)` in a process whose stdin is what `stdin` (a shell redirection or pipe) makes it. */
+function growStdin(shell: string): unknown {
+  const code =
+    `import { growPipe } from "${ROOT}engine/runtime/pipe.ts"; console.log(JSON.stringify(await growPipe(0)));`;
+  const r = spawnSync("sh", ["-c", shell.replace("CMD", `"$0" -e '${code}'`), process.execPath], { encoding: "utf8" });
+  expect(r.status).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+test("a pipe on stdin is grown to 1 MB; a file on stdin is left alone", () => {
+  const grown = growStdin("echo x | CMD") as { before: number; after: number };
+  expect(grown.after).toBe(PIPE_BUFFER_BYTES);
+  expect(grown.before).toBeLessThan(grown.after);
+  expect(growStdin("CMD < /dev/null")).toBeNull();
+});
+
+test("drizzle run grows the pipe it reads and reads it whole", () => {
+  const dir = mkdtempSync(`${tmpdir()}/pipe-`);
+  // 3 MB of words through the pipe: more than the pipe holds, before and after growing it.
+  const text = Array.from({ length: 200_000 }, (_, i) => `w${i % 1000} w${i % 7}\n`).join("");
+  writeFileSync(`${dir}/in.txt`, text);
+  const run = (shell: string) =>
+    spawnSync("sh", ["-c", shell], {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: { ...process.env, D: DRIZZLE, F: `${dir}/in.txt` },
+    });
+  const piped = run(`cat "$F" | "$D" --log-level debug run pipelines/wordcount.yaml --workers 2`);
+  expect(piped.status).toBe(0);
+  expect(piped.stderr).toContain(`stdin is a pipe: its buffer grown from`);
+  expect(piped.stderr).toContain(`to ${PIPE_BUFFER_BYTES} bytes`);
+  const want = new Map<string, number>();
+  for (const w of text.split(/\s+/).filter(Boolean)) want.set(w, (want.get(w) ?? 0) + 1);
+  const got = new Map(piped.stdout.trim().split("\n").map((l) => l.split("\t")).map(([w, n]) => [w, Number(n)]));
+  expect(got).toEqual(want);
+  const fromFile = run(`"$D" --log-level debug run pipelines/wordcount.yaml --workers 2 < "$F"`);
+  expect(fromFile.status).toBe(0);
+  expect(fromFile.stderr).not.toContain("stdin is a pipe");
+  expect(fromFile.stdout.split("\n").sort()).toEqual(piped.stdout.split("\n").sort());
+  rmSync(dir, { recursive: true, force: true });
+});
