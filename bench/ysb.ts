@@ -356,7 +356,9 @@ export async function ysb(o: BenchOptions): Promise<void> {
   }
   // (a) The highest sustained rate: rates go up until latency is no longer bounded, with events
   // fed on stdin (the whole path) and made by the executors (the pipeline without the driver's input).
-  const rates = o.quick ? [50_000, 200_000] : [100_000, 200_000, 400_000, 600_000, 800_000, 1_000_000, 1_600_000];
+  const rates = o.quick
+    ? [50_000, 200_000]
+    : [100_000, 200_000, 400_000, 600_000, 800_000, 1_000_000, 1_200_000, 1_600_000];
   const generatedRates = o.quick ? [200_000, 800_000] : [200_000, 400_000, 800_000, 1_000_000, 1_200_000, 1_600_000];
   const searchSeconds = o.quick ? 2.2 : 4 * windowMs / 1000 + 0.5;
   const modes = o.quick ? (["drizzle"] as const) : (["drizzle", "bsp"] as const);
