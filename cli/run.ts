@@ -32,6 +32,8 @@ export interface RunOptions {
   maxOverhead: number;
   maxGroupTimeMs: number;
   maxBufferBytes: number;
+  /** When stdin is a pipe, grow its buffer to this many bytes (0: leave it as it is). */
+  pipeBufferBytes: number;
   checkpointDir?: string;
   resume: boolean;
   /** No status line, no summary, no notices (errors and rejected records still print). */
@@ -54,8 +56,8 @@ export async function runPlan(plan: PhysicalPlan, o: RunOptions, term: Terminal)
     ? new LocalLauncher(undefined, prestartedFor(o.footprint), o.footprint)
     : new (await import("../engine/launch/in_process.ts")).InProcessLauncher();
   const alive = () => ("children" in launcher ? launcher.children.size : launcher.executors.length);
-  if (plan.source.kind === "stdin") {
-    const grown = await growPipe(0);
+  if (plan.source.kind === "stdin" && o.pipeBufferBytes > 0) {
+    const grown = await growPipe(0, o.pipeBufferBytes);
     if (grown) log.debug(`stdin is a pipe: its buffer grown from ${grown.before} to ${grown.after} bytes`);
   }
   const stats = new RunStats();

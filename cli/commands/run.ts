@@ -2,7 +2,7 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { availableParallelism } from "node:os";
 import { byteSize, duration, fraction, groupSize, hostList, positiveInt } from "../args.ts";
 import { UsageError } from "../exit.ts";
-import { type Footprint, FOOTPRINTS, SMALL_BATCH_RECORDS } from "../../engine/runtime/mod.ts";
+import { type Footprint, FOOTPRINTS, PIPE_BUFFER_BYTES, SMALL_BATCH_RECORDS } from "../../engine/runtime/mod.ts";
 import { examples } from "../help.ts";
 import { loadPlan } from "../load.ts";
 import { runPlan } from "../run.ts";
@@ -87,6 +87,12 @@ export function runCommand(term: Terminal) {
         .argParser(byteSize)
         .default(64 << 20, "64MB"),
     )
+    .addOption(
+      new Option("--pipe-buffer <size|keep>", "when stdin is a pipe, grow its buffer to this (Linux); keep: leave it")
+        .argParser((v) => (v === "keep" ? ("keep" as const) : byteSize(v)))
+        .env("DRIZZLE_PIPE_BUFFER")
+        .default(PIPE_BUFFER_BYTES as number | "keep", "1MB"),
+    )
     .option("--checkpoint-dir <dir>", "keep checkpoints, the batch log and the output manifest here (default: memory)")
     .option("--resume", "continue the run whose checkpoints are in --checkpoint-dir (file sources only)")
     .option("--progress", "live status line on stderr (default: when stderr is a terminal)")
@@ -147,6 +153,7 @@ export function runCommand(term: Terminal) {
         maxOverhead: opts.maxOverhead,
         maxGroupTimeMs: opts.maxGroupTime,
         maxBufferBytes: opts.maxBuffer,
+        pipeBufferBytes: opts.pipeBuffer === "keep" ? 0 : opts.pipeBuffer,
         checkpointDir: opts.checkpointDir,
         resume: opts.resume ?? false,
         quiet: opts.quiet ?? false,

@@ -41,6 +41,7 @@ describe("help", () => {
         "--interval",
         "--batch-records",
         "--footprint",
+        "--pipe-buffer",
         "--partitions",
         "--executors",
         "--recovery",

@@ -46,3 +46,28 @@ test("drizzle run grows the pipe it reads and reads it whole", () => {
   expect(fromFile.stdout.split("\n").sort()).toEqual(piped.stdout.split("\n").sort());
   rmSync(dir, { recursive: true, force: true });
 });
+
+test("--pipe-buffer (or DRIZZLE_PIPE_BUFFER) sets the size, keep leaves the pipe alone, a bad value exits 2", () => {
+  const run = (args: string, env: Record<string, string> = {}) =>
+    spawnSync("sh", [
+      "-c",
+      `printf 'a b a\\n' | "$D" --log-level debug run pipelines/wordcount.yaml --workers 1 ${args}`,
+    ], {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: { ...process.env, D: DRIZZLE, ...env },
+    });
+  const sized = run("--pipe-buffer 256k");
+  expect(sized.status).toBe(0);
+  expect(sized.stderr).toContain(`to ${256 << 10} bytes`);
+  expect(sized.stdout.trim().split("\n").sort()).toEqual(["a\t2", "b\t1"]);
+  const fromEnv = run("", { DRIZZLE_PIPE_BUFFER: "512k" });
+  expect(fromEnv.stderr).toContain(`to ${512 << 10} bytes`);
+  const kept = run("--pipe-buffer keep", { DRIZZLE_PIPE_BUFFER: "512k" });
+  expect(kept.status).toBe(0);
+  expect(kept.stderr).not.toContain("stdin is a pipe");
+  expect(kept.stdout.trim().split("\n").sort()).toEqual(["a\t2", "b\t1"]);
+  const bad = run("--pipe-buffer lots");
+  expect(bad.status).toBe(2);
+  expect(bad.stderr).toContain("--pipe-buffer");
+});
