@@ -40,7 +40,7 @@ async function prepare(): Promise<{ events: string; campaigns: string }> {
 }
 
 async function once(how: "grown" | "keep", events: string, campaigns: string): Promise<{ wall: number; cpu: number }> {
-  const flag = how === "keep" ? "--pipe-buffer keep" : "";
+  const flag = how === "keep" ? "--pipe-buffer keep" : "--pipe-buffer 1MB";
   const c0 = childrenCpu();
   const r = await sh(
     `cat '${events}' | '${DRIZZLE}' run '${ROOT}pipelines/ysb.yaml' --workers 2 -q ${flag} > /dev/null`,

@@ -227,12 +227,12 @@ function startDrizzle(
   return spawn("/bin/sh", ["-c", script], { stdio: ["ignore", "pipe", "pipe"], env });
 }
 
-/** What the feeder reported, or, when it wrote nothing (killed), everything as backlog. */
-function fedReport(report: string, bytes: number): { t0: number; backlogBytes: number } {
+/** What the feeder reported, or null when it wrote nothing (it failed, or was killed). */
+function fedReport(report: string): { t0: number; backlogBytes: number } | null {
   try {
     return JSON.parse(readFileSync(report, "utf8"));
   } catch {
-    return { t0: 0, backlogBytes: bytes };
+    return null;
   }
 }
 
@@ -280,8 +280,11 @@ async function once(
   const code = await exited;
   clearTimeout(deadline);
   const fileBytes = file ? statSync(file).size : 0;
-  const fed = file ? fedReport(report, fileBytes) : { t0: 0, backlogBytes: 0 };
-  const batches = batchMetrics(metrics);
+  const reported = file ? fedReport(report) : { t0: 0, backlogBytes: 0 };
+  // Without the feeder's t0 nothing can be timed: the run counts as failed, everything as backlog.
+  const fed = reported ?? { t0: 0, backlogBytes: fileBytes };
+  if (!reported) rows.length = 0;
+  const batches = reported ? batchMetrics(metrics) : [];
   if (source === "generate" && batches.length) {
     // Batch 0 holds the events due by its cut: event 0 was due that many events' time before.
     const b0 = batches[0];
@@ -340,7 +343,11 @@ async function once(
     bounded: code === 0 && latencies.length > 0 && p99 <= s.windowMs &&
       fed.backlogBytes <= 0.5 * rate * eventBytes && (lagMs === undefined || lagMs < 500),
     countsMatch,
-    error: code === 0 ? undefined : stderr.trim().split("\n").slice(-1)[0],
+    error: !reported
+      ? `the feeder reported nothing: ${stderr.trim().split("\n").slice(-1)[0] ?? ""}`
+      : code === 0
+      ? undefined
+      : stderr.trim().split("\n").slice(-1)[0],
   };
 }
 

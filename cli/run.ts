@@ -58,7 +58,12 @@ export async function runPlan(plan: PhysicalPlan, o: RunOptions, term: Terminal)
   const alive = () => ("children" in launcher ? launcher.children.size : launcher.executors.length);
   if (plan.source.kind === "stdin" && o.pipeBufferBytes > 0) {
     const grown = await growPipe(0, o.pipeBufferBytes);
-    if (grown) log.debug(`stdin is a pipe: its buffer grown from ${grown.before} to ${grown.after} bytes`);
+    const short = grown && grown.after < o.pipeBufferBytes
+      ? ` (the system's limit; ${o.pipeBufferBytes} asked for)`
+      : "";
+    if (grown && grown.after > grown.before) {
+      log.debug(`stdin is a pipe: its buffer grown from ${grown.before} to ${grown.after} bytes${short}`);
+    } else if (grown && short) log.debug(`stdin is a pipe: its buffer stays at ${grown.after} bytes${short}`);
   }
   const stats = new RunStats();
   const showProgress = o.progress ?? (term.isTTY && !o.quiet);

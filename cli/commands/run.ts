@@ -1,12 +1,25 @@
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { availableParallelism } from "node:os";
 import { byteSize, duration, fraction, groupSize, hostList, positiveInt } from "../args.ts";
 import { UsageError } from "../exit.ts";
-import { type Footprint, FOOTPRINTS, PIPE_BUFFER_BYTES, SMALL_BATCH_RECORDS } from "../../engine/runtime/mod.ts";
+import {
+  type Footprint,
+  FOOTPRINTS,
+  PIPE_BUFFER_BYTES,
+  PIPE_BUFFER_MAX,
+  SMALL_BATCH_RECORDS,
+} from "../../engine/runtime/mod.ts";
 import { examples } from "../help.ts";
 import { loadPlan } from "../load.ts";
 import { runPlan } from "../run.ts";
 import type { Terminal } from "../terminal.ts";
+
+/** A pipe's buffer size: a size up to 1 GB. */
+function pipeBufferSize(v: string): number {
+  const n = byteSize(v);
+  if (n > PIPE_BUFFER_MAX) throw new InvalidArgumentError(`expected a size up to 1GB, got '${v}'`);
+  return n;
+}
 
 /** `drizzle run PIPELINE`: run it, stdin to stdout. */
 export function runCommand(term: Terminal) {
@@ -89,7 +102,7 @@ export function runCommand(term: Terminal) {
     )
     .addOption(
       new Option("--pipe-buffer <size|keep>", "when stdin is a pipe, grow its buffer to this (Linux); keep: leave it")
-        .argParser((v) => (v === "keep" ? ("keep" as const) : byteSize(v)))
+        .argParser((v) => (v === "keep" ? ("keep" as const) : pipeBufferSize(v)))
         .env("DRIZZLE_PIPE_BUFFER")
         .default(PIPE_BUFFER_BYTES as number | "keep", "1MB"),
     )

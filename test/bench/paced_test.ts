@@ -58,44 +58,50 @@ test("feeding ends, with what was not sent as backlog, when the reader goes away
 
 test("the feeder process: waits for the ready file, writes its lines into the pipe, reports t0 and backlog", async () => {
   const dir = mkdtempSync(`${tmpdir()}/feeder-`);
-  const events = `${dir}/events`;
-  writeFileSync(events, lineText(3000));
-  const ready = `${dir}/ready`;
-  const report = `${dir}/report.json`;
-  const feeder = [process.execPath, new URL("../../bench/feeder.ts", import.meta.url).pathname];
-  // Not ready yet: the feeder must not write before the ready file shows a batch.
-  const p = spawn("sh", ["-c", `"$@" | cat > ${dir}/out`, "sh", ...feeder, events, "2000", "50000", ready, report], {
-    stdio: "ignore",
-  });
-  const exited = new Promise((r) => p.on("close", r));
-  await Bun.sleep(300);
-  expect(existsSync(report)).toBe(false);
-  const before = Date.now();
-  writeFileSync(ready, '{"type":"batch"}\n');
-  await exited;
-  const r = JSON.parse(readFileSync(report, "utf8"));
-  expect(r.t0).toBeGreaterThanOrEqual(before - 1);
-  expect(r.backlogBytes).toBeGreaterThanOrEqual(0);
-  const text = lineText(3000);
-  expect(new Uint8Array(readFileSync(`${dir}/out`))).toEqual(text.subarray(0, lineStarts(text)[2000]));
+  try {
+    const events = `${dir}/events`;
+    const text = lineText(60_000); // about 2.5 MB: more than a pipe holds
+    writeFileSync(events, text);
+    const starts = lineStarts(text);
+    const ready = `${dir}/ready`;
+    const report = `${dir}/report.json`;
+    const feeder = [process.execPath, new URL("../../bench/feeder.ts", import.meta.url).pathname];
+    // Not ready yet: the feeder must not write before the ready file shows a batch.
+    const p = spawn("sh", ["-c", `"$@" | cat > ${dir}/out`, "sh", ...feeder, events, "2000", "50000", ready, report], {
+      stdio: "ignore",
+    });
+    const exited = new Promise((r) => p.on("close", r));
+    await Bun.sleep(300);
+    expect(existsSync(report)).toBe(false);
+    const before = Date.now();
+    writeFileSync(ready, '{"type":"batch"}\n');
+    await exited;
+    const r = JSON.parse(readFileSync(report, "utf8"));
+    expect(r.t0).toBeGreaterThanOrEqual(before - 1);
+    expect(r.backlogBytes).toBeGreaterThanOrEqual(0);
+    expect(new Uint8Array(readFileSync(`${dir}/out`))).toEqual(text.subarray(0, starts[2000]));
 
-  // A reader that takes 1000 bytes and exits: the rest is backlog.
-  const q = spawn("sh", [
-    "-c",
-    `"$@" | head -c 1000 > /dev/null`,
-    "sh",
-    ...feeder,
-    events,
-    "3000",
-    "1000000000",
-    ready,
-    report,
-  ], {
-    stdio: "ignore",
-  });
-  await new Promise((r) => q.on("close", r));
-  const r2 = JSON.parse(readFileSync(report, "utf8"));
-  expect(r2.backlogBytes).toBeGreaterThan(0);
-  expect(r2.backlogBytes).toBeLessThanOrEqual(text.length);
-  rmSync(dir, { recursive: true, force: true });
+    // A reader that takes 1000 bytes and exits: the feeder stops at the broken pipe, and what it
+    // had not sent is the backlog (paced, so the backlog is not simply all of it as due at once).
+    rmSync(report);
+    const q = spawn("sh", [
+      "-c",
+      `"$@" | head -c 1000 > /dev/null`,
+      "sh",
+      ...feeder,
+      events,
+      "60000",
+      "200000",
+      ready,
+      report,
+    ], {
+      stdio: "ignore",
+    });
+    await new Promise((r) => q.on("close", r));
+    const r2 = JSON.parse(readFileSync(report, "utf8"));
+    expect(r2.backlogBytes).toBeGreaterThan(0);
+    expect(r2.backlogBytes).toBeLessThan(starts[60_000] - 1000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
