@@ -8,15 +8,15 @@
  *
  * @module
  */
-import { existsSync, readFileSync, renameSync } from "node:fs";
-import { DRIZZLE, ROOT, run, sh } from "./proc.ts";
+import { readFileSync } from "node:fs";
+import { shellQuote } from "../engine/launch/ship.ts";
+import { DRIZZLE, ROOT, sh } from "./proc.ts";
 import { fmtSpread, ratio, spread } from "./stats.ts";
-import { BENCH_TMP } from "./text_file.ts";
+import { campaignsFile, eventsFile } from "./ysb.ts";
 
 const EVENTS = Math.round(Number(process.argv[2] ?? 4) * 1e6);
 const REPS = Number(process.argv[3] ?? 4);
 const RATE = 1_000_000;
-const START = 1_700_000_000_000;
 
 /** CPU seconds of this process's children that have exited and been waited for (Linux). */
 function childrenCpu(): number {
@@ -25,34 +25,19 @@ function childrenCpu(): number {
   return (Number(fields[13]) + Number(fields[14])) / 100; // cutime + cstime, in clock ticks
 }
 
-async function prepare(): Promise<{ events: string; campaigns: string }> {
-  const events = `${BENCH_TMP}/stdin-pipe-${EVENTS}.jsonl`;
-  const campaigns = `${BENCH_TMP}/stdin-pipe-campaigns.csv`;
-  const c = await run(DRIZZLE, ["generate", "ysb", "--events", "1", "--campaigns", campaigns]);
-  if (c.code !== 0) throw new Error(`drizzle generate ysb failed: ${c.stderr}`);
-  if (!existsSync(events)) {
-    const args = ["generate", "ysb", "--events", String(EVENTS), "--rate", String(RATE), "--start-time", String(START)];
-    const g = await run(DRIZZLE, args, { stdoutFile: `${events}.tmp` });
-    if (g.code !== 0) throw new Error(`drizzle generate ysb failed: ${g.stderr}`);
-    renameSync(`${events}.tmp`, events);
-  }
-  return { events, campaigns };
-}
-
 async function once(how: "grown" | "keep", events: string, campaigns: string): Promise<{ wall: number; cpu: number }> {
   const flag = how === "keep" ? "--pipe-buffer keep" : "--pipe-buffer 1MB";
   const c0 = childrenCpu();
-  const r = await sh(
-    `cat '${events}' | '${DRIZZLE}' run '${ROOT}pipelines/ysb.yaml' --workers 2 -q ${flag} > /dev/null`,
-    {
-      env: { YSB_CAMPAIGNS: campaigns },
-    },
-  );
+  const pipeline = [DRIZZLE, "run", `${ROOT}pipelines/ysb.yaml`, "--workers", "2", "-q"].map(shellQuote).join(" ");
+  const r = await sh(`cat ${shellQuote(events)} | ${pipeline} ${flag} > /dev/null`, {
+    env: { YSB_CAMPAIGNS: campaigns },
+  });
   if (r.code !== 0) throw new Error(`drizzle run failed (exit ${r.code}): ${r.stderr}`);
   return { wall: r.ms / 1000, cpu: childrenCpu() - c0 };
 }
 
-const { events, campaigns } = await prepare();
+const events = await eventsFile(EVENTS, RATE);
+const campaigns = await campaignsFile();
 const runs = { grown: [] as Array<{ wall: number; cpu: number }>, keep: [] as Array<{ wall: number; cpu: number }> };
 await once("grown", events, campaigns); // warm-up: the file into the page cache
 for (let i = 0; i < REPS; i++) {

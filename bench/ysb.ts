@@ -18,6 +18,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { shellQuote } from "../engine/launch/ship.ts";
 import { DRIZZLE, killTree, ROOT, run } from "./proc.ts";
 import { type BenchOptions, machine, note } from "./report.ts";
 import { fmt, percentiles } from "./stats.ts";
@@ -42,7 +43,7 @@ const GENERATOR = createHash("sha256").update(readFileSync(new URL("../engine/io
 ).slice(0, 8);
 
 /** Generates (once; cached) `events` events at `rate` per second of event time. */
-async function eventsFile(events: number, rate: number): Promise<string> {
+export async function eventsFile(events: number, rate: number): Promise<string> {
   const path = `${BENCH_TMP}/ysb-${GENERATOR}-${events}-${rate}.jsonl`;
   if (existsSync(path) && statSync(path).size > 0) return path;
   const f = await run(DRIZZLE, [
@@ -60,6 +61,16 @@ async function eventsFile(events: number, rate: number): Promise<string> {
   if (f.code !== 0) throw new Error(`drizzle generate ysb failed (exit ${f.code}): ${f.stderr.trim().split("\n")[0]}`);
   renameSync(`${path}.tmp`, path);
   return path;
+}
+
+/** Writes the ad -> campaign table the events refer to (`YSB_CAMPAIGNS`); returns its path. */
+export async function campaignsFile(): Promise<string> {
+  const campaigns = `${BENCH_TMP}/ysb-campaigns.csv`;
+  const g = await run(DRIZZLE, ["generate", "ysb", "--events", "1", "--campaigns", campaigns]);
+  if (g.code !== 0) {
+    throw new Error(`'drizzle generate ysb' failed (exit ${g.code}): ${g.stderr.trim().split("\n").slice(-1)[0]}`);
+  }
+  return campaigns;
 }
 
 /**
@@ -96,10 +107,11 @@ export function benchPipelines(
 async function prepare(windowMs: number): Promise<Setup | string> {
   const pipeline = `${ROOT}pipelines/ysb.yaml`;
   if (!existsSync(pipeline)) return "pipelines/ysb.yaml does not exist yet";
-  const campaigns = `${BENCH_TMP}/ysb-campaigns.csv`;
-  const g = await run(DRIZZLE, ["generate", "ysb", "--events", "1", "--campaigns", campaigns]);
-  if (g.code !== 0) {
-    return `'drizzle generate ysb' failed (exit ${g.code}): ${g.stderr.trim().split("\n").slice(-1)[0]}`;
+  let campaigns: string;
+  try {
+    campaigns = await campaignsFile();
+  } catch (e) {
+    return (e as Error).message;
   }
   const texts = benchPipelines(readFileSync(pipeline, "utf8"), windowMs, START);
   if (typeof texts === "string") return texts;
@@ -195,9 +207,6 @@ function drizzleArgs(yaml: string, mode: string, intervalMs: number, metrics: st
   ];
 }
 
-/** A word for sh, quoted. */
-const shWord = (w: string) => `'${w.replaceAll("'", "'\\''")}'`;
-
 /**
  * Starts drizzle; with an events file, fed by bench/feeder.ts through a pipe (`feeder | drizzle`),
  * which writes event i at t0 + i / rate once drizzle committed its first (empty) batch and
@@ -223,7 +232,7 @@ function startDrizzle(
     metrics,
     feed.report,
   ];
-  const script = `${feeder.map(shWord).join(" ")} | exec ${args.map(shWord).join(" ")}`;
+  const script = `${feeder.map(shellQuote).join(" ")} | exec ${args.map(shellQuote).join(" ")}`;
   return spawn("/bin/sh", ["-c", script], { stdio: ["ignore", "pipe", "pipe"], env });
 }
 

@@ -2,11 +2,12 @@
  * A larger buffer for the pipe drizzle reads its input from. A Linux pipe holds 64 KB by
  * default, so a producer writing 250 MB/s into it and drizzle reading it out meet about 4000
  * times a second, each time with a context switch on both sides (in a profile of the driver at
- * 1M YSB events/s, 43% of its samples were in task switches). With 1 MB (what an unprivileged process may ask for by
- * default, `/proc/sys/fs/pipe-max-size`) reads and writes come in larger pieces: the 8.5M-event
- * YSB backlog through `cat |` took 6.5 s instead of 7.6 (medians of 4 interleaved runs).
- * Neither runtime has `fcntl`, so it is called in the C library through the runtime's foreign
- * function interface. Where any of it is missing (not Linux, no `libc.so.6`, not a pipe) nothing changes.
+ * 1M YSB events/s, 43% of its samples were in task switches). With 1 MB (what an unprivileged
+ * process may ask for by default, `/proc/sys/fs/pipe-max-size`) reads and writes come in larger
+ * pieces: the 8.5M-event YSB backlog through `cat |` took 6.5 s instead of 7.6 (medians of 4
+ * interleaved runs; `bun bench/stdin_pipe.ts` compares the two). Neither runtime has `fcntl`, so
+ * it is called in the C library through the runtime's foreign function interface. Where any of
+ * it is missing (not Linux, no `libc.so.6`, not a pipe) nothing changes.
  * @module
  */
 
